@@ -1,0 +1,59 @@
+"""Extraction benchmarks (pytest-benchmark): pytest benchmarks/bench_extract.py --benchmark-only
+
+(a) extraction only, per field call, on an already parsed event (target <= 50 ns);
+(b) parse + the 20 rule fields per event over set A repeated to >= 100 000 events, in C++
+    (target >= 500 000 events/s on one core);
+(c) the same through the Python API.
+"""
+import itertools
+from pathlib import Path
+
+import pytest
+
+from k8saudit_ovh import extract
+from k8saudit_ovh._extract import _bench_extract
+
+SET_A = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "generated" / "setA" / "events.jsonl"
+RULE_FIELDS = [
+    "ka.verb", "ka.user.name", "ka.target.resource", "ka.target.name", "ka.target.namespace",
+    "ka.response.code", "ka.auth.decision", "ka.auth.reason", "ka.uri", "ka.target.subresource",
+    "ka.resp.name", "ka.req.pod.containers.image", "ka.req.pod.containers.image.repository",
+    "ka.req.pod.containers.privileged", "ka.req.pod.host_network", "ka.req.pod.volumes.hostpath",
+    "ka.req.role.rules", "ka.req.binding.subjects", "ka.req.configmap.obj", "ka.uri.param[command]",
+]
+
+
+@pytest.fixture(scope="module")
+def events():
+    if not SET_A.exists():
+        pytest.skip(f"corpus not found: {SET_A}")
+    return [line for line in SET_A.read_bytes().split(b"\n") if line]
+
+
+def test_a_extract_only_ns_per_field(benchmark, events):
+    repeat = 20
+    seconds = benchmark.pedantic(_bench_extract, args=(events, RULE_FIELDS, repeat, False), rounds=3)
+    calls = len(events) * repeat * len(RULE_FIELDS)
+    benchmark.extra_info["ns_per_field"] = round(seconds * 1e9 / calls, 1)
+    print(f"\n(a) extraction only: {seconds * 1e9 / calls:.1f} ns per field call (target <= 50)")
+
+
+def test_b_parse_and_extract_events_per_second(benchmark, events):
+    repeat = -(-100_000 // len(events))
+    seconds = benchmark.pedantic(_bench_extract, args=(events, RULE_FIELDS, repeat, True), rounds=3)
+    rate = len(events) * repeat / seconds
+    benchmark.extra_info["events_per_s"] = round(rate)
+    print(f"\n(b) parse + 20 fields: {rate:,.0f} events/s (target >= 500,000)")
+
+
+def test_c_python_api_events_per_second(benchmark, events):
+    batch = list(itertools.islice(itertools.cycle(events), 20_000))
+
+    def run():
+        for e in batch:
+            extract(e, RULE_FIELDS)
+
+    benchmark.pedantic(run, rounds=1, iterations=1)
+    rate = len(batch) / benchmark.stats.stats.mean
+    benchmark.extra_info["events_per_s"] = round(rate)
+    print(f"\n(c) Python API, parse + 20 fields: {rate:,.0f} events/s")

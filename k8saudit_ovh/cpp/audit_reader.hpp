@@ -1,0 +1,83 @@
+// Turns one JSON text (a line of a replay file, or the short_message of an LDP frame)
+// into audit events, with upstream k8saudit's acceptance rules: an Event, an EventList,
+// or a JSON array of those. Bad input is counted and logged (rate-limited), never fatal.
+#pragma once
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "rate_log.hpp"
+#include "simdjson.h"
+
+namespace k8a {
+
+// Why input was not turned into an event. Counted per reason; exposed as metrics.
+enum class Skip : int {
+    NotJson = 0,        // not parseable JSON (upstream: "cannot parse JSON ...")
+    NotAudit,           // valid JSON but not an Event/EventList ("data not recognized ...")
+    NoStageTimestamp,   // "can't read stageTimestamp"
+    BadStageTimestamp,  // "parsing time ..."
+    Oversized,          // payload over maxEventSize
+    Blank,              // whitespace-only line ("cannot parse empty string")
+    Count
+};
+const char* skip_reason_name(int reason);
+
+// Atomic because plugin_get_metrics may read them from another thread.
+class ReaderCounters {
+public:
+    void count_event() { events_.fetch_add(1, std::memory_order_relaxed); }
+    void count_skip(Skip r) { skipped_[int(r)].fetch_add(1, std::memory_order_relaxed); }
+    uint64_t events() const { return events_.load(std::memory_order_relaxed); }
+    uint64_t skipped(int reason) const { return skipped_[reason].load(std::memory_order_relaxed); }
+    uint64_t skipped_total() const;
+
+private:
+    std::atomic<uint64_t> events_{0};
+    std::atomic<uint64_t> skipped_[int(Skip::Count)] = {};
+};
+
+// Receives each accepted event: its JSON (valid only during the call) and stageTimestamp.
+class EventSink {
+public:
+    virtual ~EventSink() = default;
+    // Returns false to stop delivery (the producer is shutting down).
+    virtual bool emit(std::string_view json, uint64_t ts_ns) = 0;
+};
+
+struct ReadResult {
+    size_t events = 0;
+    Skip last_skip = Skip::Count;  // the last reason input was skipped, Count if none
+    bool stopped = false;          // the sink asked to stop
+};
+
+class AuditReader {
+public:
+    AuditReader(size_t max_event_size, RateLimitedLog* log);
+    // Reads one JSON text.
+    ReadResult read(std::string_view text, EventSink& sink);
+    // Counts input that never reached read() (e.g. a line over the reader's line limit).
+    void skip(Skip reason, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
+    size_t max_event_size() const { return max_event_size_; }
+    ReaderCounters counters;
+
+private:
+    bool is_event_container(simdjson::dom::element e) const;
+    bool malformed();
+    // Each returns false when the sink asked to stop.
+    bool emit_value(simdjson::dom::element e, simdjson::ondemand::value v, EventSink& sink, ReadResult* r);
+    bool emit_list(simdjson::dom::array items, simdjson::ondemand::array od_items, EventSink& sink, ReadResult* r);
+    bool emit_event(simdjson::dom::element e, std::string_view raw, EventSink& sink, ReadResult* r);
+
+    size_t max_event_size_;
+    RateLimitedLog* log_;
+    simdjson::dom::parser dom_;
+    simdjson::ondemand::parser ondemand_;
+    std::string padded_;    // input copy with simdjson's padding
+    std::string minified_;  // payload of the event being emitted
+    Skip last_skip_ = Skip::Count;
+};
+
+}  // namespace k8a

@@ -1,0 +1,83 @@
+// Field extraction for k8s audit events, value for value like upstream k8saudit 0.18.0.
+// The field table (k8saudit_ovh/fields.py) decides which op and which JSON path serve
+// each field_id; this file implements the ops.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "json_tape.hpp"
+#include "plugin_abi.h"
+
+namespace k8a {
+
+enum class Op : uint8_t {
+	Keys, UriParam, TargetPodName, SubjectNames, AlwaysTrue, Values, AllValues, Repositories,
+	FirstValue, FirstRepository, AnyTrue, JoinedLists, HostPorts, EffectiveId, RuleLists,
+	VolumeTypes, HostpathMatch,
+};
+
+// Op for a fields.py op name; false if unknown.
+bool op_from_name(const std::string& name, Op* op) noexcept;
+
+// How one field is extracted (see fields.py for the meaning of path and args per op).
+struct FieldOp {
+	Op op = Op::Keys;
+	bool is_list = false;
+	bool requires_key = false;  // the field has a required key argument
+	std::vector<std::string> path;
+	std::vector<std::string> args;
+};
+
+class Extractor {
+public:
+	explicit Extractor(std::vector<FieldOp> table);  // table index == field_id
+
+	// Fills res/res_len of every requested field. Results stay valid until the next call.
+	ss_plugin_rc extract(const ss_plugin_event_input* evt, const ss_plugin_field_extract_input* in) noexcept;
+	const char* last_error() const noexcept { return last_error_.c_str(); }
+
+private:
+	bool load(const ss_plugin_event_input* evt) noexcept;
+	bool extract_field(const FieldOp& op, const ss_plugin_extract_field& f) noexcept;
+
+	// upstream helpers
+	Node get_path(Node v, const std::vector<std::string>& path) noexcept;
+	bool collect(Node v, int64_t index, const std::vector<std::string>& path, size_t from) noexcept;
+	void append_text(Node v, std::string& out) noexcept;
+
+	// ops that need more than a few lines
+	bool keys(const FieldOp& op) noexcept;
+	bool uri_param(const char* key) noexcept;
+	bool subject_names(const FieldOp& op) noexcept;
+	bool images(const FieldOp& op, int64_t index, bool repository_only) noexcept;
+	bool joined_lists() noexcept;
+	bool host_ports() noexcept;
+	bool effective_id(const FieldOp& op, int64_t index) noexcept;
+	bool volume_types() noexcept;
+	bool hostpath_match(const char* arg) noexcept;
+
+	// results of the current call: NUL-terminated strings packed in values_
+	void begin_value() noexcept { starts_.push_back(values_.size()); }
+	void end_value() noexcept { values_ += '\0'; }
+	void add_value(std::string_view s) noexcept { begin_value(); values_.append(s); end_value(); }
+	void add_value_of(Node v) noexcept { begin_value(); append_text(v, values_); end_value(); }
+
+	std::vector<FieldOp> table_;
+	JsonTape tape_;
+	bool cached_ = false, parsed_ = false;
+	uint64_t evtnum_ = 0;
+	const void* evt_ = nullptr;
+
+	std::string values_;
+	std::vector<size_t> starts_;
+	std::vector<std::pair<size_t, size_t>> spans_;  // per requested field: first value, count
+	std::vector<const char*> ptrs_;
+	std::vector<Node> found_;  // output of collect()
+	std::string text_, text2_, scratch_;
+	std::string last_error_;
+};
+
+}  // namespace k8a

@@ -1,0 +1,47 @@
+#include "wakeup.hpp"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <ctime>
+
+namespace k8a {
+
+Wakeup::Wakeup() : fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
+
+Wakeup::~Wakeup() {
+    if (fd_ >= 0) close(fd_);
+}
+
+void Wakeup::arm() {
+    armed_.store(true, std::memory_order_seq_cst);
+}
+
+void Wakeup::disarm() {
+    armed_.store(false, std::memory_order_relaxed);
+    uint64_t drained;
+    if (fd_ >= 0 && read(fd_, &drained, sizeof drained) < 0) { /* nothing pending */ }
+}
+
+void Wakeup::wait(int timeout_ms) {
+    if (fd_ < 0) {  // no eventfd: fall back to a plain bounded sleep
+        timespec ts{timeout_ms / 1000, long(timeout_ms % 1000) * 1000000L};
+        nanosleep(&ts, nullptr);
+        return;
+    }
+    pollfd p{fd_, POLLIN, 0};
+    poll(&p, 1, timeout_ms);
+}
+
+void Wakeup::notify() {
+    // The fence orders the ring's publication before reading armed_ (pairs with arm()).
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (fd_ >= 0 && armed_.load(std::memory_order_relaxed)) {
+        uint64_t one = 1;
+        if (write(fd_, &one, sizeof one) < 0) { /* counter full: the consumer wakes anyway */ }
+    }
+}
+
+}  // namespace k8a

@@ -1,0 +1,23 @@
+"""Where the installed Falco plugin library is: next to this package's modules."""
+from pathlib import Path
+
+PLUGIN_LIBRARY = "libk8saudit-ovh.so"
+
+
+class PluginNotBuiltError(FileNotFoundError):
+    pass
+
+
+def plugin_path() -> Path:
+    """Absolute path of libk8saudit-ovh.so, or PluginNotBuiltError saying how to build it."""
+    path = Path(__file__).resolve().parent / PLUGIN_LIBRARY
+    if not path.is_file():
+        raise PluginNotBuiltError(
+            f"{path} does not exist: the plugin is not built. Install the package with pip, "
+            "or run `python setup.py build_ext --inplace` in a source checkout.")
+    return path
+
+
+def demo_events_path() -> Path:
+    """The bundled sample MKS audit events (JSON Lines) that `k8saudit-ovh demo` replays."""
+    return Path(__file__).resolve().parent / "demo" / "mks-audit.jsonl"

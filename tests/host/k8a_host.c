@@ -1,0 +1,443 @@
+/*
+ * k8a_host: the project's Falco-like test host. It loads a plugin the way Falco does
+ * (dlopen RTLD_LOCAL in a process without Python, dlsym of plugin_* symbols), runs the
+ * load-time checks, then init/open, next_batch until EOF and one extract call per field
+ * per event, with host input structs of their API 3.0.0 size ending at a guard page (a
+ * read past them faults instead of passing silently).
+ *
+ * Output: one JSON object per event on stdout:
+ *   {"num":N,"ts":T,"len":L,"values":{"spec":"v" | ["a","b"] | null, ...}}
+ * and a final {"end":"eof"|"limit"|"failure",...} line with counts and metrics.
+ * Exit codes: 0 ok, 1 usage/load error, 2 check failed, 3 plugin runtime failure.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "plugin_abi.h"
+
+typedef struct plugin_api {
+	void* handle;
+	const char* (*get_required_api_version)(void);
+	const char* (*get_version)(void);
+	const char* (*get_name)(void);
+	const char* (*get_description)(void);
+	const char* (*get_contact)(void);
+	uint32_t (*get_id)(void);
+	const char* (*get_event_source)(void);
+	const char* (*get_fields)(void);
+	const char* (*get_init_schema)(ss_plugin_schema_type*);
+	ss_plugin_t* (*init)(const ss_plugin_init_input*, ss_plugin_rc*);
+	void (*destroy)(ss_plugin_t*);
+	const char* (*get_last_error)(ss_plugin_t*);
+	ss_instance_t* (*open)(ss_plugin_t*, const char*, ss_plugin_rc*);
+	void (*close)(ss_plugin_t*, ss_instance_t*);
+	ss_plugin_rc (*next_batch)(ss_plugin_t*, ss_instance_t*, uint32_t*, ss_plugin_event***);
+	const char* (*list_open_params)(ss_plugin_t*, ss_plugin_rc*);
+	const char* (*get_progress)(ss_plugin_t*, ss_instance_t*, uint32_t*);
+	const char* (*event_to_string)(ss_plugin_t*, const ss_plugin_event_input*);
+	ss_plugin_rc (*extract_fields)(ss_plugin_t*, const ss_plugin_event_input*, const ss_plugin_field_extract_input*);
+	ss_plugin_metric* (*get_metrics)(ss_plugin_t*, uint32_t*);
+} plugin_api;
+
+static int g_quiet;
+
+static void die(int code, const char* fmt, ...) {
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "k8a_host: ");
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "\n");
+	va_end(ap);
+	exit(code);
+}
+
+/* A zeroed struct of `size` bytes that ends exactly where a PROT_NONE page begins. */
+static void* guarded_alloc(size_t size) {
+	long page = sysconf(_SC_PAGESIZE);
+	uint8_t* base = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (base == MAP_FAILED || mprotect(base + page, page, PROT_NONE) != 0) die(1, "mmap failed");
+	return base + page - size;
+}
+
+#define REQUIRED(api, name) load_symbol(api, #name, (void**)&(api)->name, 1)
+#define OPTIONAL(api, name) load_symbol(api, #name, (void**)&(api)->name, 0)
+
+static void load_symbol(plugin_api* api, const char* name, void** slot, int required) {
+	char sym[128];
+	snprintf(sym, sizeof sym, "plugin_%s", name);
+	*slot = dlsym(api->handle, sym);
+	if (!*slot && required) die(2, "required symbol %s missing", sym);
+}
+
+static void load_plugin(plugin_api* api, const char* path) {
+	memset(api, 0, sizeof *api);
+	api->handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (!api->handle) die(1, "dlopen: %s", dlerror());
+	REQUIRED(api, get_required_api_version);
+	REQUIRED(api, get_version);
+	REQUIRED(api, get_name);
+	REQUIRED(api, get_description);
+	REQUIRED(api, get_contact);
+	REQUIRED(api, init);
+	REQUIRED(api, destroy);
+	REQUIRED(api, get_last_error);
+	/* sourcing + extraction capabilities, as this plugin declares both */
+	REQUIRED(api, get_id);
+	REQUIRED(api, get_event_source);
+	REQUIRED(api, open);
+	REQUIRED(api, close);
+	REQUIRED(api, next_batch);
+	REQUIRED(api, get_fields);
+	REQUIRED(api, extract_fields);
+	OPTIONAL(api, get_init_schema);
+	OPTIONAL(api, list_open_params);
+	OPTIONAL(api, get_progress);
+	OPTIONAL(api, event_to_string);
+	OPTIONAL(api, get_metrics);
+}
+
+/* The load-time checks of a 3.0.0 host (Falco 0.35), which are the strictest. */
+static void check_plugin(const plugin_api* api) {
+	unsigned maj, min, patch;
+	const char* req = api->get_required_api_version();
+	if (!req || sscanf(req, "%u.%u.%u", &maj, &min, &patch) != 3) die(2, "bad required API version");
+	if (maj != 3 || min > 0 || (min == 0 && patch > 0)) die(2, "a 3.0.0 host refuses API %s", req);
+	const char* v = api->get_version();
+	if (!v || sscanf(v, "%u.%u.%u", &maj, &min, &patch) != 3) die(2, "version '%s' is not X.Y.Z", v ? v : "");
+	const char* texts[] = {api->get_name(), api->get_description(), api->get_contact(), api->get_event_source()};
+	for (int i = 0; i < 4; i++)
+		if (!texts[i] || !*texts[i]) die(2, "empty name/description/contact/event source");
+	if (api->get_id() == 0) die(2, "a sourcing plugin with an event source needs a non-zero id");
+	if (strcmp(api->get_event_source(), "syscall") == 0) die(2, "event source 'syscall' is reserved");
+	const char* fields = api->get_fields();
+	if (!fields || fields[0] != '[') die(2, "plugin_get_fields is not a JSON array");
+}
+
+static void json_string(FILE* out, const char* s) {
+	fputc('"', out);
+	for (const unsigned char* p = (const unsigned char*)s; *p; p++) {
+		unsigned c = *p;
+		if (c == '"' || c == '\\') fprintf(out, "\\%c", c);
+		else if (c < 0x20) fprintf(out, "\\u%04x", c);
+		else if (c < 0x80) fputc(c, out);
+		else {
+			/* valid UTF-8 sequences pass; a stray byte is written as the code point of
+			 * its value, as the corpus' golden files show it */
+			int n = (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+			int ok = n > 0;
+			for (int i = 1; ok && i < n; i++) ok = (p[i] & 0xC0) == 0x80;
+			if (ok) {
+				fwrite(p, 1, n, out);
+				p += n - 1;
+			} else
+				fprintf(out, "\\u%04x", c);
+		}
+	}
+	fputc('"', out);
+}
+
+typedef struct spec {
+	char* text;     /* as given: name or name[arg] */
+	char* name;
+	char* arg;      /* NULL without brackets */
+	uint32_t field_id;
+	int is_list, is_index;
+} spec;
+
+/* Finds "name":"<field>" in the fields JSON and reads isList / isIndex of that entry.
+ * Good enough for a test host: the JSON itself is validated by the Python tests. */
+static int lookup_field(const char* fields, const char* name, spec* sp) {
+	char needle[256];
+	snprintf(needle, sizeof needle, "\"name\":\"%s\"", name);
+	uint32_t id = 0;
+	for (const char* p = fields; (p = strstr(p, "\"name\":\"")); p++, id++) {
+		if (strncmp(p, needle, strlen(needle)) != 0) continue;
+		const char* end = strchr(p, '}');
+		const char* arg = strstr(p, "\"arg\"");
+		if (arg && arg < end) end = strchr(end + 1, '}');
+		size_t n = (size_t)(end - p);
+		char* entry = strndup(p, n);
+		sp->field_id = id;
+		sp->is_list = strstr(entry, "\"isList\":true") != NULL;
+		sp->is_index = strstr(entry, "\"isIndex\":true") != NULL;
+		free(entry);
+		return 0;
+	}
+	return -1;
+}
+
+static void parse_spec(const char* fields, const char* text, spec* sp) {
+	memset(sp, 0, sizeof *sp);
+	sp->text = strdup(text);
+	sp->name = strdup(text);
+	char* br = strchr(sp->name, '[');
+	if (br) {
+		*br = '\0';
+		size_t n = strlen(br + 1);
+		if (n == 0 || br[n] != ']') die(1, "bad field spec '%s'", text);
+		br[n] = '\0';
+		sp->arg = br + 1;
+	}
+	if (lookup_field(fields, sp->name, sp) != 0) die(1, "unknown field '%s'", sp->name);
+}
+
+typedef struct options {
+	const char* plugin;
+	const char* config;
+	const char* params;
+	long max_events;
+	double time_limit;
+	int cycles;
+	int info;
+	int metrics;
+	spec* specs;
+	int nspecs;
+} options;
+
+static double now_s(void) {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void print_metrics(const plugin_api* api, ss_plugin_t* st) {
+	if (!api->get_metrics) return;
+	uint32_t n = 0;
+	ss_plugin_metric* m = api->get_metrics(st, &n);
+	printf("\"metrics\":{");
+	for (uint32_t i = 0; i < n; i++) {
+		if (i) printf(",");
+		json_string(stdout, m[i].name);
+		if (m[i].value_type == SS_PLUGIN_METRIC_VALUE_TYPE_U64) printf(":%" PRIu64, m[i].value.u64);
+		else if (m[i].value_type == SS_PLUGIN_METRIC_VALUE_TYPE_D) printf(":%g", m[i].value.d);
+		else printf(":%u", m[i].value.u32);
+	}
+	printf("}");
+}
+
+/* Extracts every spec of one event, one extract call per spec as libsinsp does. */
+static int extract_event(const plugin_api* api, ss_plugin_t* st, ss_plugin_event* evt, uint64_t num,
+                         const options* o, ss_plugin_field_extract_input* in, ss_plugin_extract_field* f) {
+	ss_plugin_event_input ei = {.evt = evt, .evtnum = num, .evtsrc = "k8s_audit"};
+	printf("{\"num\":%" PRIu64 ",\"ts\":%" PRIu64 ",\"len\":%u,\"values\":{", num, evt->ts,
+	       evt->len - K8A_EVENT_PAYLOAD_OFFSET);
+	for (int i = 0; i < o->nspecs; i++) {
+		const spec* sp = &o->specs[i];
+		memset(f, 0, sizeof *f);
+		f->field_id = sp->field_id;
+		f->field = sp->name;
+		f->ftype = K8A_FIELD_TYPE_STRING;
+		f->flist = sp->is_list;
+		f->arg_index = UINT64_MAX; /* what newer hosts pass without an index */
+		if (sp->arg) {
+			f->arg_present = 1;
+			if (sp->is_index) f->arg_index = strtoull(sp->arg, NULL, 10);
+			else f->arg_key = sp->arg;
+		}
+		f->res_len = 0xdeadbeef; /* the host never initialises it */
+		in->num_fields = 1;
+		in->fields = f;
+		ss_plugin_rc rc = api->extract_fields(st, &ei, in);
+		if (i) printf(",");
+		json_string(stdout, sp->text);
+		printf(":");
+		if (rc != SS_PLUGIN_SUCCESS || f->res_len == 0) {
+			printf("null");
+			continue;
+		}
+		if (!sp->is_list && f->res_len != 1) {
+			fprintf(stderr, "k8a_host: %s gave %" PRIu64 " values for a non-list field\n", sp->text, f->res_len);
+			return -1;
+		}
+		if (sp->is_list) printf("[");
+		for (uint64_t k = 0; k < f->res_len; k++) {
+			if (k) printf(",");
+			json_string(stdout, f->res.str[k]);
+		}
+		if (sp->is_list) printf("]");
+	}
+	printf("}}\n");
+	return 0;
+}
+
+/* Falco's checks on every event of a batch (spec section 7). */
+static void check_event(const ss_plugin_event* e) {
+	uint32_t lens[2], id;
+	memcpy(lens, (const uint8_t*)e + 26, 8);
+	memcpy(&id, (const uint8_t*)e + 34, 4);
+	if (e->type != 322 || e->nparams != 2) die(3, "malformed plugin event (type %u, %u params)", e->type, e->nparams);
+	if (id != 0 && id != 22) die(3, "event carries plugin id %u", id);
+	if (lens[0] != 4 || e->len != K8A_EVENT_PAYLOAD_OFFSET + lens[1]) die(3, "inconsistent event lengths");
+	if (((uintptr_t)e) % 8) die(3, "event not 8-byte aligned");
+}
+
+static int run_once(const options* o) {
+	plugin_api api;
+	load_plugin(&api, o->plugin);
+	check_plugin(&api);
+	ss_plugin_schema_type stype = SS_PLUGIN_SCHEMA_NONE;
+	const char* schema = api.get_init_schema ? api.get_init_schema(&stype) : NULL;
+	for (int i = 0; i < o->nspecs; i++) {
+		free(o->specs[i].name);
+		const char* text = o->specs[i].text;
+		parse_spec(api.get_fields(), text, &o->specs[i]);
+	}
+
+	ss_plugin_init_input* init_in = guarded_alloc(sizeof(ss_plugin_init_input));
+	/* Falco turns an empty config into "{}" when the plugin has a JSON schema */
+	init_in->config = (o->config[0] == '\0' && stype == SS_PLUGIN_SCHEMA_JSON) ? "{}" : o->config;
+	ss_plugin_rc rc = SS_PLUGIN_FAILURE;
+	ss_plugin_t* st = api.init(init_in, &rc);
+	if (rc != SS_PLUGIN_SUCCESS) {
+		const char* err = st ? api.get_last_error(st) : "(no state)";
+		printf("{\"end\":\"init-failure\",\"error\":");
+		json_string(stdout, err ? err : "");
+		printf("}\n");
+		if (st) api.destroy(st);
+		return 3;
+	}
+	if (o->info) {
+		ss_plugin_rc prc = SS_PLUGIN_FAILURE;
+		const char* params = api.list_open_params ? api.list_open_params(st, &prc) : NULL;
+		printf("{\"name\":");
+		json_string(stdout, api.get_name());
+		printf(",\"version\":");
+		json_string(stdout, api.get_version());
+		printf(",\"api\":");
+		json_string(stdout, api.get_required_api_version());
+		printf(",\"id\":%u,\"source\":", api.get_id());
+		json_string(stdout, api.get_event_source());
+		printf(",\"description\":");
+		json_string(stdout, api.get_description());
+		printf(",\"contact\":");
+		json_string(stdout, api.get_contact());
+		printf(",\"schema_type\":%d,\"schema\":", (int)stype);
+		json_string(stdout, schema ? schema : "");
+		printf(",\"open_params\":");
+		json_string(stdout, params && prc == SS_PLUGIN_SUCCESS ? params : "");
+		printf(",\"fields\":");
+		json_string(stdout, api.get_fields());
+		printf("}\n");
+		api.destroy(st);
+		return 0;
+	}
+
+	rc = SS_PLUGIN_FAILURE;
+	ss_instance_t* h = api.open(st, o->params, &rc);
+	if (rc != SS_PLUGIN_SUCCESS) {
+		printf("{\"end\":\"open-failure\",\"error\":");
+		json_string(stdout, api.get_last_error(st));
+		printf("}\n");
+		api.close(st, h);
+		api.destroy(st);
+		return 3;
+	}
+
+	ss_plugin_field_extract_input* in = guarded_alloc(sizeof(ss_plugin_field_extract_input));
+	ss_plugin_extract_field* field = guarded_alloc(sizeof(ss_plugin_extract_field));
+	uint64_t num = 0, batches = 0, timeouts = 0;
+	const char* end = "eof";
+	int status = 0;
+	double deadline = o->time_limit > 0 ? now_s() + o->time_limit : 0;
+	for (;;) {
+		if (o->max_events >= 0 && num >= (uint64_t)o->max_events) {
+			end = "limit";
+			break;
+		}
+		if (deadline && now_s() > deadline) {
+			end = "time";
+			break;
+		}
+		uint32_t n = 0;
+		ss_plugin_event** evts = NULL;
+		rc = api.next_batch(st, h, &n, &evts);
+		if (rc == SS_PLUGIN_SUCCESS && n == 0) die(3, "next_batch returned SUCCESS with 0 events");
+		for (uint32_t i = 0; i < n; i++) {
+			check_event(evts[i]);
+			if (o->max_events >= 0 && num >= (uint64_t)o->max_events) break;
+			if (extract_event(&api, st, evts[i], ++num, o, in, field) != 0) return 3;
+		}
+		batches += n > 0;
+		if (rc == SS_PLUGIN_TIMEOUT) timeouts++;
+		else if (rc == SS_PLUGIN_EOF) break;
+		else if (rc != SS_PLUGIN_SUCCESS) {
+			end = "failure";
+			status = 3;
+			break;
+		}
+	}
+	uint32_t pct = 0;
+	if (api.get_progress) api.get_progress(st, h, &pct);
+	printf("{\"end\":\"%s\",\"events\":%" PRIu64 ",\"batches\":%" PRIu64 ",\"timeouts\":%" PRIu64
+	       ",\"progress\":%u,",
+	       end, num, batches, timeouts, pct);
+	if (status) {
+		printf("\"error\":");
+		json_string(stdout, api.get_last_error(st));
+		printf(",");
+	}
+	print_metrics(&api, st);
+	printf("}\n");
+	fflush(stdout);
+	api.close(st, h);
+	api.destroy(st);
+	if (dlclose(api.handle) != 0) die(1, "dlclose: %s", dlerror());
+	return status;
+}
+
+static void usage(void) {
+	fputs("usage: k8a_host [-c CONFIG] [-p OPEN_PARAMS] [-n MAX] [-t SECONDS] [--cycles N] [--info]\n"
+	      "                [-f SPECS_FILE] PLUGIN.so [FIELD_SPEC ...]\n",
+	      stderr);
+	exit(1);
+}
+
+int main(int argc, char** argv) {
+	options o = {.config = "", .params = "", .max_events = -1, .cycles = 1};
+	char** names = calloc((size_t)argc + 1, sizeof(char*));
+	int nnames = 0;
+	const char* specs_file = NULL;
+	int i = 1;
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		const char* a = argv[i];
+		const char* next = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!strcmp(a, "-c") && next) o.config = argv[++i];
+		else if (!strcmp(a, "-p") && next) o.params = argv[++i];
+		else if (!strcmp(a, "-n") && next) o.max_events = atol(argv[++i]);
+		else if (!strcmp(a, "-t") && next) o.time_limit = atof(argv[++i]);
+		else if (!strcmp(a, "-f") && next) specs_file = argv[++i];
+		else if (!strcmp(a, "--cycles") && next) o.cycles = atoi(argv[++i]);
+		else if (!strcmp(a, "--info")) o.info = 1;
+		else if (!strcmp(a, "-q")) g_quiet = 1;
+		else usage();
+	}
+	if (i >= argc) usage();
+	o.plugin = argv[i++];
+	for (; i < argc; i++) names[nnames++] = argv[i];
+	if (specs_file) {
+		FILE* f = fopen(specs_file, "r");
+		if (!f) die(1, "cannot open %s", specs_file);
+		char line[4096];
+		while (fgets(line, sizeof line, f)) {
+			line[strcspn(line, "\r\n")] = '\0';
+			if (!line[0]) continue;
+			names = realloc(names, sizeof(char*) * (size_t)(nnames + 2));
+			names[nnames++] = strdup(line);
+		}
+		fclose(f);
+	}
+	o.specs = calloc((size_t)nnames + 1, sizeof(spec));
+	o.nspecs = nnames;
+	for (int k = 0; k < nnames; k++) o.specs[k].text = names[k];
+	int status = 0;
+	for (int c = 0; c < o.cycles && status == 0; c++) status = run_once(&o);
+	return status;
+}

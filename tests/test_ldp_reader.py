@@ -1,0 +1,569 @@
+"""StreamReader against real WebSocket servers on loopback, with a recording Python sink."""
+
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from k8saudit_ovh.ldp_reader import ReaderOptions, StreamReader
+from k8saudit_ovh.open_params import parse_open_params
+from ldp_server import Behavior, LdpServer, load_frames
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+FRAMES_DIR = SHARED / "corpus" / "generated" / "setA" / "frames"
+SECRET = "s3cr3t-T0ken-42"
+FRAMES = [(f'{{"message":"frame {i}"}}'.encode(), False) for i in range(20)]
+FAST = ReaderOptions(backoff_initial=0.05, backoff_max=0.2, connect_timeout=2)
+
+
+class RecordingSink:
+    """The sink protocol in Python; `gate` cleared makes push_frame block (back-pressure)."""
+
+    def __init__(self):
+        self.frames: list[tuple[bytes, bool]] = []
+        self.events: list[tuple] = []
+        self.gate = threading.Event()
+        self.gate.set()
+        self.closing = False
+
+    def push_frame(self, data, binary):
+        while not self.gate.wait(0.02):
+            if self.closing:
+                return False
+        if self.closing:
+            return False
+        self.frames.append((data, binary))
+        return True
+
+    def on_connected(self):
+        self.events.append(("connected",))
+
+    def on_disconnected(self, reason):
+        self.events.append(("disconnected", reason))
+
+    def on_reconnect_attempt(self):
+        self.events.append(("reconnect",))
+
+    def on_fatal(self, message):
+        self.events.append(("fatal", message))
+
+    def count(self, kind):
+        return sum(1 for event in self.events if event[0] == kind)
+
+    def reasons(self, kind):
+        return [event[1] for event in self.events if event[0] == kind]
+
+
+def wait_until(predicate, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def socket_fds() -> int:
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            count += os.readlink(f"/proc/self/fd/{fd}").startswith("socket:")
+        except OSError:
+            pass  # the fd of the listdir itself
+    return count
+
+
+def reader_threads():
+    return [t for t in threading.enumerate() if t.name.startswith("ldp-reader")]
+
+
+@pytest.fixture(autouse=True)
+def no_proxy_from_environment(monkeypatch):
+    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def readers():
+    """Make readers that are always stopped, even when a test fails."""
+    made = []
+
+    def make(url, sink, options=FAST):
+        [source] = parse_open_params(url)
+        reader = StreamReader(source, sink, options)
+        made.append((reader, sink))
+        reader.start()
+        return reader
+
+    yield make
+    for reader, sink in made:
+        sink.closing = True
+        assert reader.stop(), f"{reader!r} did not stop"
+
+
+@pytest.fixture
+def server():
+    servers = []
+
+    def make(frames=FRAMES, behavior=None, **kwargs):
+        started = LdpServer(frames, behavior, **kwargs).start()
+        servers.append(started)
+        return started
+
+    yield make
+    for started in servers:
+        started.stop(abort=True)
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory):
+    trustme = pytest.importorskip("trustme")
+    directory = tmp_path_factory.mktemp("tls")
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    ca_file, cert_file, key_file = (directory / n for n in ("ca.pem", "cert.pem", "key.pem"))
+    ca.cert_pem.write_to_path(str(ca_file))
+    cert.cert_chain_pems[0].write_to_path(str(cert_file))
+    cert.private_key_pem.write_to_path(str(key_file))
+    return str(ca_file), (str(cert_file), str(key_file))
+
+
+# -- delivery ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["edge", "events"])
+def test_corpus_frames_arrive_once_in_order_with_their_opcode(name, server, readers):
+    if not SHARED.is_dir():
+        pytest.skip(f"{SHARED} not present")
+    frames = load_frames(FRAMES_DIR / f"{name}.frames.jsonl")
+    expected_path = FRAMES_DIR / f"{name}.frames.expected.jsonl"
+    opcodes = [json.loads(line)["opcode"] for line in expected_path.read_text().splitlines()]
+    assert [("binary" if binary else "text") for _, binary in frames] == opcodes
+    sink = RecordingSink()
+    ldp = server(frames)
+    readers(ldp.url(SECRET), sink)
+    assert wait_until(lambda: len(sink.frames) >= len(frames), timeout=20)
+    time.sleep(0.1)  # nothing extra may follow
+    assert sink.frames == frames
+    assert all(type(data) is bytes for data, _ in sink.frames)
+    assert sink.events == [("connected",)]
+
+
+def test_sink_refusal_ends_the_reader(server, readers):
+    sink = RecordingSink()
+    ldp = server()
+    reader = readers(ldp.url(), sink)
+    assert wait_until(lambda: len(sink.frames) == len(FRAMES))
+    sink.closing = True
+    ldp.frames = FRAMES  # a second connection would send them again: there must be none
+    assert reader.stop()
+    assert reader.state == "stopped"
+    assert sink.count("disconnected") == 0
+
+
+def test_server_as_a_process_for_benchmarks(tmp_path, tls_files):
+    ca_file, (cert, key) = tls_files
+    frames_file = tmp_path / "frames.jsonl"
+    frames_file.write_bytes(b"".join(data + b"\n" for data, _ in FRAMES))
+    server_script = Path(__file__).with_name("ldp_server.py")
+    process = subprocess.Popen(
+        [sys.executable, str(server_script), "--frames", str(frames_file), "--port", "0",
+         "--tls", cert, key, "--loop", "3", "--rate", "1000"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = process.stdout.readline().strip()
+        assert url.startswith("wss://127.0.0.1:")
+        sink = RecordingSink()
+        [source] = parse_open_params(url)
+        reader = StreamReader(source, sink, ReaderOptions(ca_file=ca_file))
+        reader.start()
+        assert wait_until(lambda: len(sink.frames) == 3 * len(FRAMES))
+        sink.closing = True
+        assert reader.stop()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=10)
+    assert process.returncode == 0
+    assert "sent 60 frames over 1 connections" in err
+
+
+# -- TLS -----------------------------------------------------------------------------------
+
+def test_tls_verified_with_ca_file(tls_files, server, readers):
+    ca_file, cert_and_key = tls_files
+    sink = RecordingSink()
+    ldp = server(tls=cert_and_key)
+    reader = readers(ldp.url(SECRET), sink, ReaderOptions(ca_file=ca_file))
+    assert reader.wait_first_outcome(5)[0] == "connected"
+    assert wait_until(lambda: len(sink.frames) == len(FRAMES))
+    assert sink.frames == FRAMES
+
+
+def test_tls_without_the_ca_retries_with_a_clear_reason(tls_files, server, readers, caplog):
+    _, cert_and_key = tls_files
+    sink = RecordingSink()
+    ldp = server(tls=cert_and_key)
+    reader = readers(ldp.url(SECRET), sink, FAST)
+    outcome, message = reader.wait_first_outcome(5)
+    assert outcome == "retrying"
+    assert "TLS certificate verification failed" in message
+    assert "tk=***" in message and SECRET not in message
+    assert wait_until(lambda: reader.failures >= 2)  # keeps trying: not fatal
+    assert reader.alive and sink.count("fatal") == 0
+    assert "certificate" in caplog.text
+
+
+def test_tls_verification_can_be_disabled(tls_files, server, readers):
+    _, cert_and_key = tls_files
+    sink = RecordingSink()
+    ldp = server(tls=cert_and_key)
+    reader = readers(ldp.url(), sink, ReaderOptions(verify_tls=False))
+    assert reader.wait_first_outcome(5)[0] == "connected"
+
+
+def test_missing_ca_file_fails_at_open():
+    [source] = parse_open_params(f"wss://127.0.0.1:1/tail/?tk={SECRET}")
+    with pytest.raises(ValueError, match="cannot load the CA bundle"):
+        StreamReader(source, RecordingSink(), ReaderOptions(ca_file="/nonexistent/ca.pem"))
+
+
+@pytest.mark.parametrize("proxy", ["socks5://127.0.0.1:1080", "http://127.0.0.1", "proxy:3128"])
+def test_bad_proxy_option_is_rejected(proxy):
+    with pytest.raises(ValueError, match="proxy must look like"):
+        ReaderOptions(proxy=proxy)
+
+
+def test_http_proxy_tunnel(server, readers):
+    ldp = server()
+    with ConnectProxy() as proxy:
+        sink = RecordingSink()
+        reader = readers(ldp.url(), sink, ReaderOptions(proxy=f"http://127.0.0.1:{proxy.port}"))
+        assert reader.wait_first_outcome(5)[0] == "connected"
+        assert wait_until(lambda: len(sink.frames) == len(FRAMES))
+        assert proxy.targets == [f"127.0.0.1:{ldp.port}"]
+
+
+# -- failures ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404])
+def test_unhealable_status_on_first_connection_is_fatal(status, server, readers):
+    sink = RecordingSink()
+    ldp = server(behavior=Behavior(status=status))
+    reader = readers(ldp.url(SECRET), sink)
+    outcome, message = reader.wait_first_outcome(5)
+    assert outcome == "fatal"
+    assert f"HTTP {status}" in message and SECRET not in message
+    assert wait_until(lambda: not reader.alive)
+    assert reader.state == "fatal"
+    assert sink.events == [("fatal", message)]
+    assert ldp.upgrade_requests == 1
+
+
+def test_wrong_token_is_fatal(server, readers):
+    sink = RecordingSink()
+    ldp = server(behavior=Behavior(token="the-right-one"))
+    reader = readers(ldp.url(SECRET), sink)
+    outcome, message = reader.wait_first_outcome(5)
+    assert outcome == "fatal"
+    assert "HTTP 401" in message and "token" in message and SECRET not in message
+
+
+@pytest.mark.parametrize("status", [429, 500, 502, 503])
+def test_transient_status_retries(status, server, readers):
+    sink = RecordingSink()
+    ldp = server(behavior=Behavior(status=status))
+    reader = readers(ldp.url(), sink)
+    outcome, message = reader.wait_first_outcome(5)
+    assert outcome == "retrying" and f"HTTP {status}" in message
+    assert wait_until(lambda: ldp.upgrade_requests >= 3)
+    ldp.behavior = Behavior()
+    assert wait_until(lambda: sink.count("connected") == 1)
+    assert wait_until(lambda: len(sink.frames) == len(FRAMES))
+    assert sink.count("reconnect") >= 2
+
+
+def test_connection_refused_retries():
+    sink = RecordingSink()
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    [source] = parse_open_params(f"ws://127.0.0.1:{port}/tail/?tk={SECRET}")
+    reader = StreamReader(source, sink, FAST)
+    reader.start()
+    try:
+        assert reader.wait_first_outcome(5) == (
+            "retrying", f"ws://127.0.0.1:{port}/tail/?tk=***: connection refused")
+    finally:
+        assert reader.stop()
+
+
+def test_server_killed_and_restarted_mid_stream(server, readers):
+    sink = RecordingSink()
+    first = server(FRAMES[:8])
+    readers(first.url(), sink)
+    assert wait_until(lambda: len(sink.frames) == 8)
+    first.stop(abort=True)
+    assert wait_until(lambda: sink.count("disconnected") == 1)
+    time.sleep(0.3)  # a few refused attempts while the server is down
+    second = server(FRAMES[8:], port=first.port)
+    assert wait_until(lambda: len(sink.frames) == len(FRAMES))
+    assert sink.frames == FRAMES
+    assert sink.count("connected") == 2
+    assert sink.count("reconnect") >= 1
+    assert second.connections == 1
+
+
+def test_connection_reset_reconnects(server, readers):
+    sink = RecordingSink()
+    ldp = server(behavior=Behavior(reset_after=5))
+    readers(ldp.url(), sink)
+    assert wait_until(lambda: sink.count("connected") >= 3)
+    reasons = sink.reasons("disconnected")
+    assert "connection reset by peer" in reasons[0] or "connection lost" in reasons[0]
+    assert sink.frames[:10] == FRAMES[:5] * 2
+
+
+def test_server_close_reconnects(server, readers):
+    sink = RecordingSink()
+    ldp = server(behavior=Behavior(close_after=3))
+    readers(ldp.url(), sink)
+    assert wait_until(lambda: sink.count("connected") >= 2)
+    assert sink.reasons("disconnected")[0] == "server closed the connection (1001 closing on demand)"
+
+
+def test_quiet_stream_is_kept_alive_by_pings(server, readers):
+    sink = RecordingSink()
+    ldp = server(behavior=Behavior(stall=1.2))
+    options = ReaderOptions(ping_interval=0.2, ping_timeout=0.15, backoff_initial=0.05)
+    readers(ldp.url(), sink, options)
+    assert wait_until(lambda: len(sink.frames) == len(FRAMES), timeout=5)
+    assert sink.events == [("connected",)]
+    assert ldp.connections == 1
+
+
+def test_dead_peer_is_detected_by_the_ping_timeout(server, readers):
+    sink = RecordingSink()
+    ldp = server(behavior=Behavior(freeze_after=3))
+    options = ReaderOptions(ping_interval=0.2, ping_timeout=0.3, backoff_initial=0.05)
+    readers(ldp.url(), sink, options)
+    assert wait_until(lambda: sink.count("connected") >= 2, timeout=5)
+    assert sink.reasons("disconnected")[0] == "no answer to a keepalive ping within 0.3 s"
+
+
+def test_backoff_grows_and_is_capped(server, readers):
+    sink = RecordingSink()
+    ldp = server(behavior=Behavior(status=503))
+    readers(ldp.url(), sink, ReaderOptions(backoff_initial=0.05, backoff_max=0.4))
+    assert wait_until(lambda: ldp.upgrade_requests >= 9, timeout=10)
+    times = ldp.request_times
+    gaps = [later - earlier for earlier, later in zip(times, times[1:])]
+    # Jitter keeps each delay within [0.8, 1.0] of 0.05, 0.1, 0.2, 0.4, 0.4…
+    assert gaps[0] < 0.15
+    assert gaps[2] > 1.5 * gaps[0]
+    assert all(0.25 < gap < 0.7 for gap in gaps[4:8])
+
+
+def test_max_retries_then_fatal(server, readers):
+    sink = RecordingSink()
+    ldp = server(behavior=Behavior(status=503))
+    options = ReaderOptions(backoff_initial=0.02, backoff_max=0.05, max_retries=3)
+    reader = readers(ldp.url(SECRET), sink, options)
+    assert wait_until(lambda: not reader.alive)
+    assert ldp.upgrade_requests == 4
+    [message] = sink.reasons("fatal")
+    assert "gave up after 3 retries: HTTP 503" in message and SECRET not in message
+    assert reader.state == "fatal"
+
+
+def test_unhealable_status_after_a_connection_keeps_retrying(server, readers):
+    sink = RecordingSink()
+    ldp = server(behavior=Behavior(close_after=2))
+    reader = readers(ldp.url(), sink, ReaderOptions(backoff_initial=0.02, backoff_max=0.1))
+    assert reader.wait_first_outcome(5)[0] == "connected"
+    ldp.behavior = Behavior(status=401)  # the token was revoked
+    assert wait_until(lambda: ldp.upgrade_requests >= 4)
+    assert reader.alive and sink.count("fatal") == 0
+    assert "HTTP 401" in reader.last_error
+
+
+# -- stopping ------------------------------------------------------------------------------
+
+def stop_time(reader):
+    started = time.monotonic()
+    assert reader.stop(timeout=1.0)
+    return time.monotonic() - started
+
+
+@pytest.mark.parametrize("tls", [False, True])
+def test_stop_during_a_blocked_recv(tls, tls_files, server):
+    ca_file, cert_and_key = tls_files
+    ldp = server([], tls=cert_and_key if tls else None)
+    [source] = parse_open_params(ldp.url())
+    reader = StreamReader(source, RecordingSink(), ReaderOptions(ca_file=ca_file))
+    reader.start()
+    assert reader.wait_first_outcome(5)[0] == "connected"
+    time.sleep(0.1)  # now blocked in recv (ping_interval is 20 s)
+    assert stop_time(reader) < 1.0
+    assert reader.state == "stopped"
+
+
+def test_stop_while_the_sink_blocks(server):
+    sink = RecordingSink()
+    sink.gate.clear()
+    ldp = server()
+    [source] = parse_open_params(ldp.url())
+    reader = StreamReader(source, sink, FAST)
+    reader.start()
+    assert wait_until(lambda: ldp.frames_sent == len(FRAMES))
+    time.sleep(0.1)
+    sink.closing = True  # what the plugin does before stop()
+    assert stop_time(reader) < 1.0
+    assert sink.frames == []
+
+
+def test_stop_during_backoff(server):
+    ldp = server(behavior=Behavior(status=503))
+    [source] = parse_open_params(ldp.url())
+    reader = StreamReader(source, RecordingSink(), ReaderOptions(backoff_initial=10, backoff_max=10))
+    reader.start()
+    assert reader.wait_first_outcome(5)[0] == "retrying"
+    assert stop_time(reader) < 1.0
+
+
+def test_stop_while_waiting_for_the_upgrade_answer():
+    with socket.socket() as silent:  # accepts TCP, never answers the HTTP upgrade
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        [source] = parse_open_params(f"ws://127.0.0.1:{silent.getsockname()[1]}/tail/?tk=x")
+        sink = RecordingSink()
+        reader = StreamReader(source, sink, ReaderOptions(connect_timeout=30))
+        reader.start()
+        time.sleep(0.2)
+        assert reader.state == "connecting"
+        assert stop_time(reader) < 1.0
+    assert sink.events == []
+
+
+def test_stop_before_start_and_twice():
+    [source] = parse_open_params("ws://127.0.0.1:1/tail/?tk=x")
+    reader = StreamReader(source, RecordingSink())
+    assert reader.stop()
+    assert reader.stop()
+
+
+def test_open_close_100_times_leaves_no_thread_or_socket(server):
+    ldp = server()
+    baseline_threads = len(threading.enumerate())
+    baseline_sockets = socket_fds()
+    [source] = parse_open_params(ldp.url())
+    for _ in range(100):
+        sink = RecordingSink()
+        reader = StreamReader(source, sink, FAST)
+        reader.start()
+        assert reader.wait_first_outcome(5)[0] == "connected"
+        sink.closing = True
+        assert reader.stop()
+    assert reader_threads() == []
+    assert len(threading.enumerate()) == baseline_threads
+    # The server closes its side asynchronously.
+    assert wait_until(lambda: socket_fds() == baseline_sockets), (socket_fds(), baseline_sockets)
+    assert ldp.connections == 100
+
+
+# -- secrets -------------------------------------------------------------------------------
+
+def test_the_token_never_leaks(tls_files, server, caplog, capfd):
+    caplog.set_level(logging.DEBUG)
+    ca_file, cert_and_key = tls_files
+    plain_401 = server(behavior=Behavior(status=401))
+    plain_503 = server(behavior=Behavior(status=503))
+    closing = server(behavior=Behavior(close_after=1))
+    tls = server(tls=cert_and_key)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        refused_url = f"ws://127.0.0.1:{probe.getsockname()[1]}/tail/?tk={SECRET}"
+    cases = [(plain_401.url(SECRET), FAST), (plain_503.url(SECRET), FAST),
+             (closing.url(SECRET), FAST), (tls.url(SECRET), FAST), (refused_url, FAST),
+             (f"named={tls.url(SECRET)}", ReaderOptions(ca_file=ca_file))]
+    texts = []
+    for url, options in cases:
+        [source] = parse_open_params(url)
+        sink = RecordingSink()
+        reader = StreamReader(source, sink, options)
+        reader.start()
+        texts += list(reader.wait_first_outcome(5))
+        time.sleep(0.3)  # a few reconnections
+        sink.closing = True
+        assert reader.stop()
+        texts += [repr(reader), repr(source), str(reader.last_error), repr(sink.events),
+                  reader._thread.name]
+    out, err = capfd.readouterr()
+    # The test server's own log (websockets.server) shows the requests it received.
+    client_log = "\n".join(record.getMessage() for record in caplog.records
+                           if not record.name.startswith("websockets."))
+    texts += [client_log, out, err]
+    assert "tk=***" in client_log
+    for text in texts:
+        assert SECRET not in text
+
+
+class ConnectProxy:
+    """A minimal HTTP CONNECT proxy on loopback, one thread per tunnel."""
+
+    def __init__(self):
+        self.targets = []
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._threads = []
+
+    def __enter__(self):
+        self._start(self._accept)
+        return self
+
+    def __exit__(self, *exc):
+        self._listener.close()
+
+    def _start(self, target, *args):
+        thread = threading.Thread(target=target, args=args, daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return  # closed
+            self._start(self._tunnel, client)
+
+    def _tunnel(self, client):
+        request = b""
+        while b"\r\n\r\n" not in request:
+            request += client.recv(4096)
+        target = request.split(b" ")[1].decode()
+        self.targets.append(target)
+        host, port = target.rsplit(":", 1)
+        upstream = socket.create_connection((host, int(port)))
+        client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        self._start(_pipe, upstream, client)
+        _pipe(client, upstream)
+
+
+def _pipe(source, destination):
+    with source, destination:
+        try:
+            while data := source.recv(65536):
+                destination.sendall(data)
+        except OSError:
+            pass
+        try:
+            destination.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
