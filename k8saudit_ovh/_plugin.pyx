@@ -5,27 +5,44 @@
 The shim calls the `cdef api` functions below. Those that set up or tear down (init,
 open, close, destroy) run with the GIL; next_batch, extract, progress, event_to_string,
 last_error and metrics are `nogil` and touch no Python object, so Falco's event thread
-never waits for the interpreter.
+never waits for the interpreter. The reader threads of LDP streams are Python threads
+that hand each frame to a StreamSink, which unwraps it into a lock-free ring without
+the GIL.
 """
-from cpython.ref cimport PyObject, Py_INCREF, Py_DECREF
+import logging
+import time
+
+from cpython.ref cimport PyObject, Py_XDECREF, Py_INCREF
 from libc.stdint cimport uint32_t, uint64_t
 from libc.stdlib cimport calloc, free
 from libc.stdio cimport snprintf
-from libc.string cimport memcpy, strlen
+from libc.string cimport memcpy
+from libcpp.memory cimport shared_ptr, make_shared
 from libcpp.string cimport string
+from libcpp.vector cimport vector
 
 from k8saudit_ovh.includes.abi cimport *
 from k8saudit_ovh.includes.core cimport *
 from k8saudit_ovh._extract cimport Extractor, new_extractor
 
 from k8saudit_ovh import config as _config
+from k8saudit_ovh.ldp_reader import ReaderOptions, StreamReader
 from k8saudit_ovh.open_params import parse_open_params, redact
 
 cdef enum:
     PLUGIN_ID = 22
-    MAX_METRICS = 64
+    MAX_STREAMS = 16
+    MAX_METRICS = 512
     METRIC_NAME_LEN = 96
     EVENT_TEXT_LEN = 4096
+
+cdef extern from "<pthread.h>" nogil:
+    ctypedef struct pthread_mutex_t:
+        pass
+    int pthread_mutex_init(pthread_mutex_t*, void*)
+    int pthread_mutex_destroy(pthread_mutex_t*)
+    int pthread_mutex_lock(pthread_mutex_t*)
+    int pthread_mutex_unlock(pthread_mutex_t*)
 
 cdef struct Metrics:
     # Names live here, beside the values, so they stay valid until the next call.
@@ -34,17 +51,28 @@ cdef struct Metrics:
     char names[MAX_METRICS][METRIC_NAME_LEN]
 
 cdef struct Instance:
-    FileReplay* replay
     EventBatch* batch
     bint finished
     char progress[32]
+    # file:// source
+    FileReplay* replay
+    # LDP streams: C++ state owned by the StreamSink objects in `sinks`, which the reader
+    # threads also reference, so it outlives any thread that is slow to stop.
+    vector[LdpStream*]* streams
+    shared_ptr[Wakeup]* wake
+    uint32_t next_stream      # round-robin start, so one busy stream cannot starve others
+    PyObject* readers         # list[StreamReader]
+    PyObject* sinks           # list[StreamSink]
+    vector[string]* labels    # metric label of each stream: its name or number, never the URL
 
 cdef struct PluginState:
     Extractor* extractor
     size_t max_event_size
     uint32_t batch_max_events
     uint32_t batch_timeout_ms
-    Instance* instance        # the open instance, for metrics (Falco opens one at a time)
+    PyObject* settings        # dict: the validated init_config
+    Instance* instance        # the open instance (Falco opens one at a time)
+    pthread_mutex_t metrics_lock  # get_metrics runs on Falco's web thread, concurrently
     Metrics metrics
     char last_error[K8A_PLUGIN_MAX_ERRLEN]
     char event_text[EVENT_TEXT_LEN]
@@ -58,6 +86,17 @@ cdef void set_py_error(PluginState* st, str msg):
     set_error(st, redact(msg).encode("utf-8", "replace"))
 
 
+def _log_to_stderr():
+    """State changes of the readers go to stderr, where Falco's own logs go."""
+    logger = logging.getLogger("k8saudit_ovh")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("k8saudit-ovh: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+
 # ---- init / destroy -------------------------------------------------------------------
 
 cdef api void* k8a_init(const char* config_text, ss_plugin_rc* rc):
@@ -65,12 +104,16 @@ cdef api void* k8a_init(const char* config_text, ss_plugin_rc* rc):
     if st == NULL:
         rc[0] = SS_PLUGIN_FAILURE
         return NULL
+    pthread_mutex_init(&st.metrics_lock, NULL)
     try:
         settings = _config.parse(config_text.decode("utf-8", "replace"))
         st.max_event_size = settings["maxEventSize"]
         st.batch_max_events = settings["batchMaxEvents"]
         st.batch_timeout_ms = settings["batchTimeoutMs"]
         st.extractor = new_extractor()
+        Py_INCREF(settings)
+        st.settings = <PyObject*>settings
+        _log_to_stderr()
         rc[0] = SS_PLUGIN_SUCCESS
     except Exception as e:
         set_py_error(st, str(e))
@@ -85,11 +128,100 @@ cdef api void k8a_destroy(void* s):
     if st.instance != NULL:
         k8a_close(s, st.instance)
     del st.extractor
+    Py_XDECREF(st.settings)
+    pthread_mutex_destroy(&st.metrics_lock)
     free(st)
 
 
 cdef api const char* k8a_last_error(void* s) noexcept nogil:
     return (<PluginState*>s).last_error
+
+
+# ---- LDP streams ----------------------------------------------------------------------
+
+cdef class StreamSink:
+    """What a StreamReader thread calls (see ldp_reader.py); owns the stream's C++ state."""
+    cdef LdpStream* stream
+
+    def __dealloc__(self):
+        del self.stream
+
+    def push_frame(self, bytes data, bint binary):
+        cdef const char* p = data
+        cdef size_t n = len(data)
+        cdef bint more
+        with nogil:  # unwrapping and a back-pressure wait must not hold up other threads
+            more = self.stream.push_frame(p, n, binary)
+        return more
+
+    def on_connected(self):
+        self.stream.set_connected(True)
+
+    def on_disconnected(self, str reason):
+        self.stream.set_connected(False)
+        self.stream.count_disconnect()
+
+    def on_reconnect_attempt(self):
+        self.stream.count_reconnect()
+
+    def on_fatal(self, str message):
+        self.stream.set_connected(False)
+        self.stream.set_fatal(redact(message).encode("utf-8", "replace"))
+
+
+cdef StreamSink new_sink(bytes cluster_name, size_t ring_bytes, size_t max_event_size, shared_ptr[Wakeup] wake):
+    cdef StreamSink sink = StreamSink.__new__(StreamSink)
+    sink.stream = new LdpStream(cluster_name, ring_bytes, max_event_size, wake)
+    return sink
+
+
+def _reader_options(dict settings):
+    return ReaderOptions(
+        ping_interval=settings["pingIntervalS"], ping_timeout=settings["pingTimeoutS"],
+        connect_timeout=settings["connectTimeoutS"], backoff_initial=settings["backoffInitialS"],
+        backoff_max=settings["backoffMaxS"], max_retries=settings["maxRetries"],
+        ca_file=settings["caFile"] or None, proxy=settings["proxy"] or None,
+        verify_tls=settings["verifyTLS"])
+
+
+def _stop_readers(list sinks, list readers, float budget_s=1.0):
+    """Unblocks every reader (a full ring included), then joins them within one budget."""
+    for sink in sinks:
+        (<StreamSink>sink).stream.stop()
+    for reader in readers:
+        reader.stop(timeout=0)
+    deadline = time.monotonic() + budget_s
+    for reader in readers:
+        reader.stop(timeout=max(0.0, deadline - time.monotonic()))
+
+
+cdef int open_streams(PluginState* st, Instance* inst, list sources) except -1:
+    settings = <dict>st.settings
+    options = _reader_options(settings)
+    inst.streams = new vector[LdpStream*]()
+    inst.wake = new shared_ptr[Wakeup](make_shared[Wakeup]())
+    inst.labels = new vector[string]()
+    sinks, readers = [], []
+    # Kept in the instance as they are made, so close() cleans up after a failure too.
+    Py_INCREF(sinks)
+    inst.sinks = <PyObject*>sinks
+    Py_INCREF(readers)
+    inst.readers = <PyObject*>readers
+    for number, source in enumerate(sources, start=1):
+        sink = new_sink((source.name or "").encode(), settings["ringBytes"], st.max_event_size, inst.wake[0])
+        sinks.append(sink)
+        inst.streams.push_back((<StreamSink>sink).stream)
+        inst.labels.push_back((source.name or str(number)).encode())
+        readers.append(StreamReader(source, sink, options))
+    for reader in readers:
+        reader.start()
+    # plugin_open fails only for what retrying cannot heal (bad token, bad URL).
+    deadline = time.monotonic() + settings["connectTimeoutS"]
+    for reader in readers:
+        outcome, message = reader.wait_first_outcome(max(0.0, deadline - time.monotonic()))
+        if outcome == "fatal":
+            raise ValueError(message)
+    return 0
 
 
 # ---- open / close ---------------------------------------------------------------------
@@ -101,28 +233,45 @@ cdef api void* k8a_open(void* s, const char* params, ss_plugin_rc* rc):
     rc[0] = SS_PLUGIN_FAILURE
     try:
         sources = parse_open_params(params.decode("utf-8", "replace").strip())
+        files = [src for src in sources if src.kind == "file"]
+        if files and len(sources) > 1:
+            raise ValueError("a file:// source cannot be combined with other sources")
+        if len(sources) > MAX_STREAMS:
+            raise ValueError(f"at most {MAX_STREAMS} streams per plugin instance, got {len(sources)}")
     except ValueError as e:
         set_py_error(st, str(e))
-        return NULL
-    if len(sources) != 1 or sources[0].kind != "file":
-        set_py_error(st, "only one file:// source is supported by this build")
         return NULL
     inst = <Instance*>calloc(1, sizeof(Instance))
     if inst == NULL:
         set_error(st, "out of memory")
         return NULL
     inst.batch = new EventBatch(PLUGIN_ID)
-    inst.replay = new FileReplay(st.max_event_size)
-    if not inst.replay.open(sources[0].path.encode("utf-8"), err):
-        set_error(st, err.c_str())
-        free_instance(inst)
-        return NULL
+    if files:
+        inst.replay = new FileReplay(st.max_event_size)
+        if not inst.replay.open(files[0].path.encode("utf-8"), err):
+            set_error(st, err.c_str())
+            free_instance(inst)
+            return NULL
+    else:
+        try:
+            open_streams(st, inst, sources)
+        except Exception as e:
+            set_py_error(st, str(e))
+            free_instance(inst)
+            return NULL
     st.instance = inst
     rc[0] = SS_PLUGIN_SUCCESS
     return inst
 
 
-cdef void free_instance(Instance* inst) noexcept nogil:
+cdef void free_instance(Instance* inst):
+    if inst.sinks != NULL:
+        _stop_readers(<list>inst.sinks, <list>inst.readers)
+    Py_XDECREF(inst.readers)
+    Py_XDECREF(inst.sinks)  # frees each stream's C++ state once its thread is gone
+    del inst.labels
+    del inst.streams
+    del inst.wake
     del inst.replay
     del inst.batch
     free(inst)
@@ -133,36 +282,84 @@ cdef api void k8a_close(void* s, void* h):
     cdef Instance* inst = <Instance*>h
     if inst == NULL:
         return
+    with nogil:
+        pthread_mutex_lock(&st.metrics_lock)
     if st.instance == inst:
         st.instance = NULL
+    pthread_mutex_unlock(&st.metrics_lock)
     free_instance(inst)
 
 
 # ---- the event thread -----------------------------------------------------------------
 
-cdef api ss_plugin_rc k8a_next_batch(void* s, void* h, uint32_t* nevts, ss_plugin_event*** evts) noexcept nogil:
-    cdef PluginState* st = <PluginState*>s
-    cdef Instance* inst = <Instance*>h
-    nevts[0] = 0
-    if inst.finished:
-        return SS_PLUGIN_EOF
-    inst.batch.clear()
+cdef uint32_t drain_streams(Instance* inst, uint32_t room) noexcept nogil:
+    cdef uint32_t n = 0, i, k = inst.streams.size()
+    for i in range(k):
+        n += inst.streams[0][(inst.next_stream + i) % k].drain(inst.batch[0], room - n)
+        if n >= room:
+            break
+    inst.next_stream = (inst.next_stream + 1) % k
+    return n
+
+
+cdef const char* stream_failure(Instance* inst) noexcept nogil:
+    cdef size_t i
+    for i in range(inst.streams.size()):
+        if inst.streams[0][i].fatal() != NULL:
+            return inst.streams[0][i].fatal()
+    return NULL
+
+
+cdef ss_plugin_rc next_from_streams(PluginState* st, Instance* inst) noexcept nogil:
+    cdef uint32_t n = drain_streams(inst, st.batch_max_events)
+    cdef const char* failure
+    if n == 0:
+        # Sleep until a reader pushes, bounded so Falco sees signals and reloads.
+        inst.wake[0].get().arm()
+        n = drain_streams(inst, st.batch_max_events)
+        if n == 0:
+            inst.wake[0].get().wait(st.batch_timeout_ms)
+            n = drain_streams(inst, st.batch_max_events)
+        inst.wake[0].get().disarm()
+    if n > 0:
+        return SS_PLUGIN_SUCCESS
+    failure = stream_failure(inst)
+    if failure != NULL:
+        set_error(st, failure)
+        return SS_PLUGIN_FAILURE
+    return SS_PLUGIN_TIMEOUT
+
+
+cdef ss_plugin_rc next_from_file(PluginState* st, Instance* inst) noexcept nogil:
     cdef int status = inst.replay.fill(inst.batch[0], st.batch_max_events)
     if status == REPLAY_FAILED:
         set_error(st, inst.replay.error().c_str())
         return SS_PLUGIN_FAILURE
     if status == REPLAY_END:
         inst.finished = True
-    if inst.batch.size() == 0:
-        return SS_PLUGIN_EOF if inst.finished else SS_PLUGIN_TIMEOUT
-    nevts[0] = inst.batch.size()
-    evts[0] = inst.batch.events()
-    return SS_PLUGIN_SUCCESS
+    if inst.batch.size() > 0:
+        return SS_PLUGIN_SUCCESS
+    return SS_PLUGIN_EOF
+
+
+cdef api ss_plugin_rc k8a_next_batch(void* s, void* h, uint32_t* nevts, ss_plugin_event*** evts) noexcept nogil:
+    cdef PluginState* st = <PluginState*>s
+    cdef Instance* inst = <Instance*>h
+    cdef ss_plugin_rc rc
+    nevts[0] = 0
+    if inst.finished:
+        return SS_PLUGIN_EOF
+    inst.batch.clear()
+    rc = next_from_file(st, inst) if inst.replay != NULL else next_from_streams(st, inst)
+    if rc == SS_PLUGIN_SUCCESS:
+        nevts[0] = inst.batch.size()
+        evts[0] = inst.batch.events()
+    return rc
 
 
 cdef api const char* k8a_progress(void* s, void* h, uint32_t* pct) noexcept nogil:
     cdef Instance* inst = <Instance*>h
-    pct[0] = inst.replay.progress()
+    pct[0] = inst.replay.progress() if inst.replay != NULL else 0
     snprintf(inst.progress, sizeof(inst.progress), "%.2f%%", pct[0] / 100.0)
     return inst.progress
 
@@ -188,12 +385,12 @@ cdef api const char* k8a_event_to_string(void* s, const ss_plugin_event_input* e
     return st.event_text
 
 
-# ---- metrics (may be called concurrently with next_batch: counters are atomics) -------
+# ---- metrics (concurrent with next_batch: every counter is atomic) --------------------
 
-cdef void add_metric(Metrics* m, const char* name, uint64_t value, bint monotonic) noexcept nogil:
+cdef void add_metric(Metrics* m, const char* prefix, const char* name, uint64_t value, bint monotonic) noexcept nogil:
     if m.count >= MAX_METRICS:
         return
-    snprintf(m.names[m.count], METRIC_NAME_LEN, "%s", name)
+    snprintf(m.names[m.count], METRIC_NAME_LEN, "%s%s", prefix, name)
     m.items[m.count].name = m.names[m.count]
     m.items[m.count].type = SS_PLUGIN_METRIC_TYPE_MONOTONIC if monotonic else SS_PLUGIN_METRIC_TYPE_NON_MONOTONIC
     m.items[m.count].value.u64 = value
@@ -201,19 +398,68 @@ cdef void add_metric(Metrics* m, const char* name, uint64_t value, bint monotoni
     m.count += 1
 
 
-cdef void add_reader_metrics(Metrics* m, const ReaderCounters* c) noexcept nogil:
+cdef void add_event_metrics(Metrics* m, const char* prefix, const ReaderCounters* c) noexcept nogil:
     cdef char name[METRIC_NAME_LEN]
-    add_metric(m, "events_emitted", c.events(), True)
-    add_metric(m, "input_skipped", c.skipped_total(), True)
+    add_metric(m, prefix, "events_emitted", c.events(), True)
+    add_metric(m, prefix, "events_skipped", c.skipped_total(), True)
     for reason in range(SKIP_REASONS):
-        snprintf(name, METRIC_NAME_LEN, "input_skipped.%s", skip_reason_name(reason))
-        add_metric(m, name, c.skipped(reason), True)
+        snprintf(name, METRIC_NAME_LEN, "events_skipped.%s", skip_reason_name(reason))
+        add_metric(m, prefix, name, c.skipped(reason), True)
+
+
+cdef void add_frame_metrics(Metrics* m, const char* prefix, const FrameCounters* c) noexcept nogil:
+    cdef char name[METRIC_NAME_LEN]
+    add_metric(m, prefix, "frames_received", c.frames(), True)
+    add_metric(m, prefix, "frames_skipped", c.skipped_total(), True)
+    for reason in range(FRAME_SKIP_REASONS):
+        snprintf(name, METRIC_NAME_LEN, "frames_skipped.%s", frame_skip_name(reason))
+        add_metric(m, prefix, name, c.skipped(reason), True)
+
+
+cdef void add_stream_metrics(Metrics* m, Instance* inst) noexcept nogil:
+    cdef char prefix[METRIC_NAME_LEN]
+    cdef LdpStream* s
+    cdef uint64_t connected = 0, frames = 0, events = 0, skipped = 0, reconnects = 0, stalls = 0
+    cdef size_t i
+    for i in range(inst.streams.size()):
+        s = inst.streams[0][i]
+        connected += s.connected()
+        frames += s.frames().frames()
+        events += s.events().events()
+        skipped += s.frames().skipped_total()
+        reconnects += s.reconnects()
+        stalls += s.stalls()
+    add_metric(m, "", "streams", inst.streams.size(), False)
+    add_metric(m, "", "streams_connected", connected, False)
+    add_metric(m, "", "frames_received", frames, True)
+    add_metric(m, "", "frames_skipped", skipped, True)
+    add_metric(m, "", "events_emitted", events, True)
+    add_metric(m, "", "reconnects", reconnects, True)
+    add_metric(m, "", "backpressure_stalls", stalls, True)
+    for i in range(inst.streams.size()):
+        s = inst.streams[0][i]
+        snprintf(prefix, METRIC_NAME_LEN, "stream.%s.", inst.labels[0][i].c_str())
+        add_metric(m, prefix, "connected", s.connected(), False)
+        add_metric(m, prefix, "reconnects", s.reconnects(), True)
+        add_metric(m, prefix, "disconnects", s.disconnects(), True)
+        add_metric(m, prefix, "backpressure_stalls", s.stalls(), True)
+        add_metric(m, prefix, "ring_bytes_used", s.ring_used(), False)
+        add_metric(m, prefix, "ring_bytes_capacity", s.ring_capacity(), False)
+        add_frame_metrics(m, prefix, &s.frames())
+        add_event_metrics(m, prefix, &s.events())
 
 
 cdef api ss_plugin_metric* k8a_metrics(void* s, uint32_t* n) noexcept nogil:
     cdef PluginState* st = <PluginState*>s
+    pthread_mutex_lock(&st.metrics_lock)
     st.metrics.count = 0
-    if st.instance != NULL and st.instance.replay != NULL:
-        add_reader_metrics(&st.metrics, &st.instance.replay.counters())
+    cdef Instance* inst = st.instance
+    if inst != NULL and inst.replay != NULL:
+        if inst.replay.holds_frames():
+            add_frame_metrics(&st.metrics, "", &inst.replay.frame_counters())
+        add_event_metrics(&st.metrics, "", &inst.replay.counters())
+    elif inst != NULL:
+        add_stream_metrics(&st.metrics, inst)
+    pthread_mutex_unlock(&st.metrics_lock)
     n[0] = st.metrics.count
     return st.metrics.items

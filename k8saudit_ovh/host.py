@@ -171,22 +171,23 @@ class Plugin:
             raise PluginError(f"plugin_open: {message}")
         return Stream(self, handle)
 
-    def field(self, spec: str) -> tuple[FieldInfo, str | None]:
-        """`name` or `name[arg]` → the field and its argument; ValueError if unknown."""
+    def field(self, spec: str) -> tuple[FieldInfo, int | None, str | None]:
+        """`name` or `name[arg]` → (field, index, key), as Falco reads arguments at rule load;
+        ValueError for an unknown field or an argument the field does not take."""
         name, bracket, rest = spec.partition("[")
         info = self.fields.get(name)
         if info is None:
             raise ValueError(f"unknown field {name!r}")
         if not bracket:
-            return info, None
+            return info, None, None
         if not rest.endswith("]") or len(rest) < 2:
             raise ValueError(f"malformed field spec {spec!r}")
         arg = rest[:-1]
-        if info.is_index and not (arg.isdigit() and (arg == "0" or arg[0] != "0")) and not info.is_key:
-            raise ValueError(f"{name} takes a decimal index, got {arg!r}")
-        if not (info.is_index or info.is_key):
-            raise ValueError(f"{name} takes no argument")
-        return info, arg
+        if info.is_index and arg.isdigit() and (arg == "0" or arg[0] != "0"):
+            return info, int(arg), None
+        if info.is_key:
+            return info, None, arg
+        raise ValueError(f"{name} takes {'a decimal index' if info.is_index else 'no argument'}, got [{arg}]")
 
     def extract(self, event: Event, specs: list[str]) -> dict[str, str | list[str] | None]:
         """Values of `specs` for `event`, one extract call per field as libsinsp makes them.
@@ -195,15 +196,13 @@ class Plugin:
         return {spec: self._extract_one(event_input, spec) for spec in specs}
 
     def _extract_one(self, event_input: _EventInput, spec: str):
-        info, arg = self.field(spec)
+        info, index, key = self.field(spec)
         f = self._field
         ctypes.memset(ctypes.byref(f), 0, ctypes.sizeof(f))
-        name = info.name.encode()
-        key = arg.encode() if arg is not None and not (info.is_index and arg.isdigit()) else None
-        f.field_id, f.field, f.ftype, f.flist = info.id, name, _FTYPE[info.type], info.is_list
-        f.arg_present = arg is not None
-        f.arg_key = key
-        f.arg_index = int(arg) if arg is not None and key is None else 2**64 - 1
+        f.field_id, f.field, f.ftype, f.flist = info.id, info.name.encode(), _FTYPE[info.type], info.is_list
+        f.arg_present = index is not None or key is not None
+        f.arg_key = key.encode() if key is not None else None
+        f.arg_index = index if index is not None else 2**64 - 1  # what newer hosts pass without one
         rc = self._lib.plugin_extract_fields(self._state, ctypes.byref(event_input),
                                              ctypes.byref(self._extract_input))
         if rc != SUCCESS or f.res_len == 0:

@@ -91,7 +91,7 @@ ReadResult AuditReader::read(std::string_view text, EventSink& sink) {
     padded_.assign(text.data(), text.size());
     padded_.append(simdjson::SIMDJSON_PADDING, '\0');
     dom::element root;
-    auto err = dom_.parse(padded_.data(), text.size(), false).get(root);
+    auto err = starts_with_bom(text) ? simdjson::UTF8_ERROR : dom_.parse(padded_.data(), text.size(), false).get(root);
     if (err) {
         skip(Skip::NotJson, "cannot parse JSON: %s", simdjson::error_message(err));
         r.last_skip = last_skip_;

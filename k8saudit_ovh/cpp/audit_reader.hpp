@@ -25,6 +25,9 @@ enum class Skip : int {
 };
 const char* skip_reason_name(int reason);
 
+// simdjson skips a leading UTF-8 byte-order mark; upstream's parser, and so we, refuse it.
+inline bool starts_with_bom(std::string_view s) { return s.size() >= 3 && s.substr(0, 3) == "\xEF\xBB\xBF"; }
+
 // Atomic because plugin_get_metrics may read them from another thread.
 class ReaderCounters {
 public:

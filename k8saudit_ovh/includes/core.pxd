@@ -1,6 +1,7 @@
 # The C++ event path (k8saudit_ovh/cpp): reading input, building batches. Declared once.
 from libc.stdint cimport uint32_t, uint64_t
 from libcpp cimport bool
+from libcpp.memory cimport shared_ptr
 from libcpp.string cimport string
 from k8saudit_ovh.includes.abi cimport ss_plugin_event
 
@@ -9,6 +10,14 @@ cdef extern from "audit_reader.hpp" namespace "k8a" nogil:
     const char* skip_reason_name(int reason)
     cppclass ReaderCounters:
         uint64_t events()
+        uint64_t skipped(int reason)
+        uint64_t skipped_total()
+
+cdef extern from "ldp_frame.hpp" namespace "k8a" nogil:
+    const int FRAME_SKIP_REASONS "int(k8a::FrameSkip::Count)"
+    const char* frame_skip_name(int reason)
+    cppclass FrameCounters:
+        uint64_t frames()
         uint64_t skipped(int reason)
         uint64_t skipped_total()
 
@@ -26,8 +35,37 @@ cdef extern from "file_replay.hpp" namespace "k8a" nogil:
         int fill(EventBatch& batch, uint32_t max_events)
         uint32_t progress()
         const ReaderCounters& counters()
+        const FrameCounters& frame_counters()
+        bool holds_frames()
         const string& error()
     enum:
         REPLAY_MORE "k8a::FileReplay::More"
         REPLAY_END "k8a::FileReplay::End"
         REPLAY_FAILED "k8a::FileReplay::Failed"
+
+cdef extern from "wakeup.hpp" namespace "k8a" nogil:
+    cppclass Wakeup:
+        Wakeup()
+        void arm()
+        void wait(int timeout_ms)
+        void disarm()
+
+cdef extern from "ldp_stream.hpp" namespace "k8a" nogil:
+    cppclass LdpStream:
+        LdpStream(string cluster_name, size_t ring_bytes, size_t max_event_size, shared_ptr[Wakeup] wake) except +
+        bool push_frame(const char* data, size_t len, bool binary)
+        void set_connected(bool up)
+        void count_reconnect()
+        void count_disconnect()
+        void set_fatal(const string& message)
+        uint32_t drain(EventBatch& batch, uint32_t max)
+        const char* fatal()
+        void stop()
+        const FrameCounters& frames()
+        const ReaderCounters& events()
+        bool connected()
+        uint64_t reconnects()
+        uint64_t disconnects()
+        uint64_t stalls()
+        size_t ring_used()
+        size_t ring_capacity()

