@@ -158,13 +158,20 @@ class Plugin:
         self._field = _ExtractField()
         self._extract_input = _ExtractInput(num_fields=1, fields=ctypes.pointer(self._field))
 
+    @property
+    def _live_state(self) -> int:
+        # A call on a destroyed state would crash the process, not raise.
+        if not self._state:
+            raise PluginError("the plugin state was destroyed")
+        return self._state
+
     def last_error(self) -> str:
-        text = self._lib.plugin_get_last_error(self._state)
+        text = self._lib.plugin_get_last_error(self._live_state)
         return text.decode("utf-8", "replace") if text else ""
 
     def open(self, params: str) -> "Stream":
         rc = ctypes.c_int(FAILURE)
-        handle = self._lib.plugin_open(self._state, params.encode(), ctypes.byref(rc))
+        handle = self._lib.plugin_open(self._live_state, params.encode(), ctypes.byref(rc))
         if rc.value != SUCCESS:
             message = self.last_error()
             self._lib.plugin_close(self._state, handle)  # Falco closes a failed open too
@@ -203,7 +210,7 @@ class Plugin:
         f.arg_present = index is not None or key is not None
         f.arg_key = key.encode() if key is not None else None
         f.arg_index = index if index is not None else 2**64 - 1  # what newer hosts pass without one
-        rc = self._lib.plugin_extract_fields(self._state, ctypes.byref(event_input),
+        rc = self._lib.plugin_extract_fields(self._live_state, ctypes.byref(event_input),
                                              ctypes.byref(self._extract_input))
         if rc != SUCCESS or f.res_len == 0:
             return None  # Falco treats a failure as "no value" too
@@ -212,7 +219,7 @@ class Plugin:
 
     def metrics(self) -> dict[str, int | float]:
         n = ctypes.c_uint32(0)
-        items = self._lib.plugin_get_metrics(self._state, ctypes.byref(n))
+        items = self._lib.plugin_get_metrics(self._live_state, ctypes.byref(n))
         return {items[i].name.decode(): getattr(items[i].value, _METRIC_VALUE[items[i].value_type])
                 for i in range(n.value)}
 
@@ -262,7 +269,7 @@ class Stream:
             raise PluginError(self._pending_error)
         if self.eof:
             return []
-        lib, state = self.plugin._lib, self.plugin._state
+        lib, state = self.plugin._lib, self.plugin._live_state
         n = ctypes.c_uint32(0)
         evts = ctypes.POINTER(ctypes.c_void_p)()
         rc = lib.plugin_next_batch(state, self._handle, ctypes.byref(n), ctypes.byref(evts))
@@ -280,7 +287,7 @@ class Stream:
         return events
 
     def close(self) -> None:
-        if self._handle is not None:
+        if self._handle is not None and self.plugin._state:
             self.plugin._lib.plugin_close(self.plugin._state, self._handle)
             self._handle = None
 

@@ -21,6 +21,7 @@ timeout. Every string this module emits (logs, sink reasons, state) has its toke
 
 import logging
 import random
+import signal
 import socket
 import ssl
 import threading
@@ -183,6 +184,10 @@ class StreamReader:
     # -- reader thread -------------------------------------------------------------------
 
     def _run(self) -> None:
+        # The embedded interpreter installs no signal handlers, so a write to a socket the
+        # peer closed would raise SIGPIPE and kill the host (Falco). Blocked in this
+        # thread, the write fails with EPIPE instead and the reader reconnects.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGPIPE})
         try:
             self._read_until_stopped()
         except Exception as exc:  # a bug or a sink failure: report it rather than vanish

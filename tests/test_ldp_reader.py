@@ -85,12 +85,6 @@ def reader_threads():
     return [t for t in threading.enumerate() if t.name.startswith("ldp-reader")]
 
 
-@pytest.fixture(autouse=True)
-def no_proxy_from_environment(monkeypatch):
-    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-
-
 @pytest.fixture
 def readers():
     """Make readers that are always stopped, even when a test fails."""
@@ -110,30 +104,9 @@ def readers():
 
 
 @pytest.fixture
-def server():
-    servers = []
-
-    def make(frames=FRAMES, behavior=None, **kwargs):
-        started = LdpServer(frames, behavior, **kwargs).start()
-        servers.append(started)
-        return started
-
-    yield make
-    for started in servers:
-        started.stop(abort=True)
-
-
-@pytest.fixture(scope="module")
-def tls_files(tmp_path_factory):
-    trustme = pytest.importorskip("trustme")
-    directory = tmp_path_factory.mktemp("tls")
-    ca = trustme.CA()
-    cert = ca.issue_cert("127.0.0.1")
-    ca_file, cert_file, key_file = (directory / n for n in ("ca.pem", "cert.pem", "key.pem"))
-    ca.cert_pem.write_to_path(str(ca_file))
-    cert.cert_chain_pems[0].write_to_path(str(cert_file))
-    cert.private_key_pem.write_to_path(str(key_file))
-    return str(ca_file), (str(cert_file), str(key_file))
+def server(server):
+    """The conftest server, serving this module's small frames by default."""
+    return lambda frames=FRAMES, behavior=None, **kwargs: server(frames, behavior, **kwargs)
 
 
 # -- delivery ------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 #include "json_tape.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <utility>
 
@@ -10,12 +11,6 @@ namespace {
 constexpr int kMaxDepth = 300;  // fastjson's MaxDepth, counting the innermost scalar
 
 bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-
-bool has_backslash(std::string_view s) {
-	for (char c : s)
-		if (c == '\\') return true;
-	return false;
-}
 
 bool iequals3(std::string_view s, const char* lower) {
 	for (int i = 0; i < 3; i++)
@@ -115,6 +110,44 @@ void escape_string(std::string_view s, std::string& out) {
 	out += '"';
 }
 
+// simdjson refuses raw control characters in strings and invalid UTF-8, which fastjson
+// accepts. Replace them by 'x' in the scanned copy only: offsets stay the same and all
+// text is read from the original input.
+bool sanitize(uint8_t* s, size_t n) noexcept {
+	bool changed = false, in_string = false;
+	for (size_t i = 0; i < n;) {
+		uint32_t r;
+		if (s[i] >= 0x80) {
+			size_t w = utf8_sequence(s + i, n - i, &r);
+			if (w == 0) {
+				s[i] = 'x';
+				changed = true;
+				w = 1;
+			}
+			i += w;
+			continue;
+		}
+		if (in_string && s[i] < 0x20) {
+			s[i] = 'x';
+			changed = true;
+		} else if (in_string && s[i] == '\\') {
+			i++;  // the escaped character is checked by the next round
+			if (i < n && s[i] < 0x80) {
+				if (s[i] < 0x20) {
+					s[i] = 'x';
+					changed = true;
+				}
+				i++;
+			}
+			continue;
+		} else if (s[i] == '"') {
+			in_string = !in_string;
+		}
+		i++;
+	}
+	return changed;
+}
+
 }  // namespace
 
 void unescape_best_effort(std::string_view s, std::string& out) {
@@ -205,157 +238,149 @@ void go_quote(std::string_view s, std::string& out) {
 	out += '"';
 }
 
-// simdjson refuses raw control characters in strings and invalid UTF-8, which fastjson
-// accepts. Replace them by 'x' in the scanned copy only: offsets stay the same and all
-// text is read from the original input.
-bool JsonTape::sanitize() noexcept {
-	bool changed = false, in_string = false;
-	size_t n = input_.size();
-	uint8_t* s = scan_.data();
-	for (size_t i = 0; i < n;) {
-		uint32_t r;
-		if (s[i] >= 0x80) {
-			size_t w = utf8_sequence(s + i, n - i, &r);
-			if (w == 0) {
-				s[i] = 'x';
-				changed = true;
-				w = 1;
-			}
-			i += w;
-			continue;
-		}
-		if (in_string && s[i] < 0x20) {
-			s[i] = 'x';
-			changed = true;
-		} else if (in_string && s[i] == '\\') {
-			i++;  // the escaped character is checked by the next round
-			if (i < n && s[i] < 0x80) {
-				if (s[i] < 0x20) {
-					s[i] = 'x';
-					changed = true;
-				}
-				i++;
-			}
-			continue;
-		} else if (s[i] == '"') {
-			in_string = !in_string;
-		}
-		i++;
-	}
-	return changed;
-}
-
 bool JsonTape::parse(const char* data, size_t len) noexcept {
-	nodes_.clear();
+	end_.clear();
 	if (len > UINT32_MAX / 2) return false;
 	// fastjson rejects a byte order mark, which simdjson would skip.
 	if (len >= 3 && std::memcmp(data, "\xEF\xBB\xBF", 3) == 0) return false;
-	input_.assign(data, data + len);
-	scan_.resize(len + simdjson::SIMDJSON_PADDING);
+	try {
+		if (len > capacity_ || !stage1_) {  // grows rarely: no allocation per event
+			size_t cap = std::max(len, 2 * capacity_);
+			if (!stage1_ &&
+			    simdjson::get_active_implementation()->create_dom_parser_implementation(cap, kMaxDepth, stage1_))
+				return false;
+			if (stage1_->set_capacity(cap)) return false;
+			capacity_ = cap;
+		}
+		scan_.resize(len + simdjson::SIMDJSON_PADDING);
+	} catch (...) {
+		return false;
+	}
 	std::memcpy(scan_.data(), data, len);
 	std::memset(scan_.data() + len, 0, simdjson::SIMDJSON_PADDING);
-	for (bool retried = false;; retried = true) {
-		simdjson::ondemand::document doc;
-		simdjson::ondemand::value root;
-		auto err = parser_.iterate(reinterpret_cast<const char*>(scan_.data()), len, scan_.size()).get(doc);
-		if (!err) err = doc.get_value().get(root);
-		if (!err && build(root, 1, 0, 0) && doc.at_end()) return true;
-		nodes_.clear();
-		if (retried || (err != simdjson::UTF8_ERROR && err != simdjson::UNESCAPED_CHARS) || !sanitize())
+	text_ = reinterpret_cast<const char*>(scan_.data());
+	auto err = stage1_->stage1(scan_.data(), len, simdjson::stage1_mode::regular);
+	if (err == simdjson::UTF8_ERROR || err == simdjson::UNESCAPED_CHARS) {
+		try {
+			input_.assign(data, data + len);
+		} catch (...) {
 			return false;
+		}
+		text_ = reinterpret_cast<const char*>(input_.data());
+		if (sanitize(scan_.data(), len)) err = stage1_->stage1(scan_.data(), len, simdjson::stage1_mode::regular);
 	}
+	if (err || !index()) {
+		end_.clear();
+		return false;
+	}
+	return true;
 }
 
-bool JsonTape::add_scalar(std::string_view tok, uint32_t key_start, uint32_t key_len) noexcept {
-	while (!tok.empty() && is_ws(tok.back())) tok.remove_suffix(1);
-	Rec r;
-	r.key_start = key_start;
-	r.key_len = key_len;
-	r.start = uint32_t(tok.data() - reinterpret_cast<const char*>(scan_.data()));
-	r.len = uint32_t(tok.size());
+// One pass over the structurals: fastjson's grammar, its nesting limit, and end_/flags_.
+bool JsonTape::index() noexcept {
+	const uint32_t n = stage1_->n_structural_indexes;
+	pos_ = stage1_->structural_indexes.get();  // followed by two sentinels at the input's end
+	try {
+		end_.resize(n);
+		flags_.resize(n);
+	} catch (...) {
+		return false;
+	}
+	std::memset(flags_.data(), 0, n);
+	const uint8_t* s = scan_.data();
+	uint32_t stack[kMaxDepth];  // open containers
+	uint32_t depth = 0, gaps = 0, i = 0;
+	if (s[pos_[0]] != '{' && s[pos_[0]] != '[') return false;
+	for (;;) {
+		// A value at i (inside `depth` containers, counted as fastjson does).
+		if (i >= n || depth >= kMaxDepth) return false;
+		uint8_t c = s[pos_[i]];
+		if (c == '{' || c == '[') {
+			flags_[i] = uint8_t(c == '{' ? JType::Object : JType::Array);
+			gaps |= pos_[i + 1] ^ (pos_[i] + 1);
+			stack[depth++] = i++;
+			if (s[pos_[i]] != c + 2) {  // not empty: '}' is '{' + 2, ']' is '[' + 2
+				if (c == '[') continue;
+				goto key;
+			}
+		} else {
+			if (!check_atom(i)) return false;
+			gaps |= pos_[i + 1] ^ end_[i];
+			i++;
+			goto after_value;
+		}
+	close:  // i is the closing bracket of stack[depth - 1]
+		gaps |= pos_[i + 1] ^ (pos_[i] + 1);
+		end_[stack[--depth]] = ++i;
+	after_value:
+		if (depth == 0) break;
+		{
+			uint32_t open = stack[depth - 1];
+			bool object = flags_[open] == uint8_t(JType::Object);
+			c = s[pos_[i]];
+			if (c == uint8_t(object ? '}' : ']')) goto close;
+			if (c != ',') return false;
+			gaps |= pos_[i + 1] ^ (pos_[i] + 1);
+			i++;
+			if (!object) continue;
+		}
+	key:  // a member key at i, then ':'
+		if (s[pos_[i]] != '"' || !check_atom(i) || s[pos_[i + 1]] != ':') return false;
+		gaps |= (pos_[i + 1] ^ end_[i]) | (pos_[i + 2] ^ (pos_[i + 1] + 1));
+		i += 2;
+	}
+	compact_ = gaps == 0;
+	return i == n;  // nothing after the root
+}
+
+// The token at structural i (up to the next one, trailing whitespace dropped) as fastjson
+// would read a string, number or literal there; sets its type and byte end.
+bool JsonTape::check_atom(uint32_t i) noexcept {
+	const char* s = reinterpret_cast<const char*>(scan_.data());
+	uint32_t b = pos_[i], e = pos_[i + 1];
+	while (e > b && is_ws(s[e - 1])) e--;
+	std::string_view tok(s + b, e - b);
+	JType t;
 	switch (tok[0]) {
 	case '"':
 		if (tok.size() < 2 || tok.back() != '"') return false;
-		r.type = JType::String;
-		r.start++;
-		r.len -= 2;
-		if (has_backslash(raw(r.start, r.len))) r.flags |= kStrEscaped;
+		t = JType::String;
 		break;
-	case 't': r.type = JType::True; if (tok != "true") return false; break;
-	case 'f': r.type = JType::False; if (tok != "false") return false; break;
+	case 't': t = JType::True; if (tok != "true") return false; break;
+	case 'f': t = JType::False; if (tok != "false") return false; break;
 	case 'n':
 		if (tok == "null") {
-			r.type = JType::Null;
+			t = JType::Null;
 			break;
 		}
 		[[fallthrough]];
 	default:
-		r.type = JType::Number;
+		t = JType::Number;
 		if (!is_fastjson_number(tok)) return false;
 	}
-	if (has_backslash(raw(key_start, key_len))) r.flags |= kKeyEscaped;
-	r.next = uint32_t(nodes_.size() + 1);
-	nodes_.push_back(r);
+	flags_[i] = uint8_t(t);
+	end_[i] = e;
 	return true;
 }
 
-bool JsonTape::build(simdjson::ondemand::value v, int depth, uint32_t key_start, uint32_t key_len) noexcept {
-	if (depth > kMaxDepth) return false;
-	std::string_view tok = v.raw_json_token();
-	if (tok.empty()) return false;
-	if (tok[0] != '{' && tok[0] != '[') return add_scalar(tok, key_start, key_len);
-
-	Node self = Node(nodes_.size());
-	Rec r;
-	r.key_start = key_start;
-	r.key_len = key_len;
-	if (has_backslash(raw(key_start, key_len))) r.flags |= kKeyEscaped;
-	nodes_.push_back(r);
-	uint32_t count = 0;
-	const char* base = reinterpret_cast<const char*>(scan_.data());
-	if (tok[0] == '{') {
-		nodes_[self].type = JType::Object;
-		simdjson::ondemand::object obj;
-		if (v.get_object().get(obj)) return false;
-		for (auto member : obj) {
-			simdjson::ondemand::field f;
-			if (std::move(member).get(f)) return false;
-			std::string_view k = f.escaped_key();
-			if (!build(f.value(), depth + 1, uint32_t(k.data() - base), uint32_t(k.size()))) return false;
-			count++;
-		}
-	} else {
-		nodes_[self].type = JType::Array;
-		simdjson::ondemand::array arr;
-		if (v.get_array().get(arr)) return false;
-		for (auto element : arr) {
-			simdjson::ondemand::value ev;
-			if (std::move(element).get(ev) || !build(ev, depth + 1, 0, 0)) return false;
-			count++;
-		}
-	}
-	nodes_[self].count = count;
-	nodes_[self].next = uint32_t(nodes_.size());
-	return true;
+std::string_view JsonTape::decoded(uint32_t i, std::string& buf) noexcept {
+	std::string_view r = raw(i);
+	if (!(flags_[i] & kEscapeKnown))
+		flags_[i] |= std::memchr(r.data(), '\\', r.size()) ? kEscapeKnown | kEscaped : kEscapeKnown;
+	if (!(flags_[i] & kEscaped)) return r;
+	buf.clear();
+	unescape_best_effort(r, buf);
+	return buf;
 }
 
-JType JsonTape::type(Node n) noexcept {
-	Rec& r = nodes_[n];
-	if (r.type == JType::String) r.flags |= kTouched;
-	return r.type;
-}
-
-std::string_view JsonTape::decoded_key(const Rec& r) noexcept {
-	std::string_view k = raw(r.key_start, r.key_len);
-	if (!(r.flags & kKeyEscaped)) return k;
-	key_buf_.clear();
-	unescape_best_effort(k, key_buf_);
-	return key_buf_;
+size_t JsonTape::size(Node c) const noexcept {
+	size_t count = 0;
+	for (Node e = first_child(c); e != kNil; e = next_sibling(e, c)) count++;
+	return count;
 }
 
 Node JsonTape::get(Node n, std::string_view key) noexcept {
-	Rec& r = nodes_[n];
-	if (r.type == JType::Array) {
+	if (peek_type(n) == JType::Array) {
 		// Go's strconv.Atoi: optional sign, decimal digits.
 		std::string_view d = key;
 		if (!d.empty() && (d[0] == '+' || d[0] == '-')) d.remove_prefix(1);
@@ -369,74 +394,65 @@ Node JsonTape::get(Node n, std::string_view key) noexcept {
 		for (; c != kNil && idx; idx--) c = next_sibling(c, n);
 		return c;
 	}
-	if (r.type != JType::Object) return kNil;
+	if (peek_type(n) != JType::Object || end_[n] == n + 2) return kNil;
+	const uint32_t close = end_[n] - 1;
 	// fastjson compares raw keys until one lookup misses, then decodes all keys for good.
-	if (!(r.flags & kKeysDecoded) && key.find('\\') == std::string_view::npos) {
-		for (Node c = first_child(n); c != kNil; c = next_sibling(c, n)) {
-			const Rec& m = nodes_[c];
-			if (!(m.flags & kKeyEscaped) && raw(m.key_start, m.key_len) == key) return c;
+	// A raw key equal to a key without backslash has none either, so it is not escaped.
+	if (!(flags_[n] & kKeysDecoded) && !std::memchr(key.data(), '\\', key.size())) {
+		for (Node v = n + 3;; v = after(v) + 3) {
+			// Key at v - 2: the length first, from its quotes, and the bytes only if it fits.
+			uint32_t b = pos_[v - 2] + 1;
+			if (end_[v - 2] - 1 - b == key.size() && text_[b] == key[0] &&
+			    std::memcmp(text_ + b, key.data(), key.size()) == 0)
+				return v;
+			if (after(v) == close) break;
 		}
 	}
-	r.flags |= kKeysDecoded;
-	for (Node c = first_child(n); c != kNil; c = next_sibling(c, n)) {
-		const Rec& m = nodes_[c];
-		if (m.flags & kKeyEscaped ? decoded_key(m) == key : raw(m.key_start, m.key_len) == key) return c;
+	mark(n, kKeysDecoded);
+	for (Node v = n + 3;; v = after(v) + 3) {
+		if (decoded(v - 2, key_buf_) == key) return v;
+		if (after(v) == close) break;
 	}
 	return kNil;
 }
 
 std::string_view JsonTape::key(Node member, Node object) noexcept {
-	nodes_[object].flags |= kKeysDecoded;
-	return decoded_key(nodes_[member]);
+	mark(object, kKeysDecoded);
+	return decoded(member - 2, key_buf_);
 }
 
-std::string_view JsonTape::string(Node n) noexcept {
-	const Rec& r = nodes_[n];
-	if (!(r.flags & kStrEscaped)) return raw(r.start, r.len);
-	decode_buf_.clear();
-	unescape_best_effort(raw(r.start, r.len), decode_buf_);
-	return decode_buf_;
-}
+std::string_view JsonTape::string(Node n) noexcept { return decoded(n, decode_buf_); }
 
 void JsonTape::marshal(Node n, std::string& out) noexcept {
-	const Rec& r = nodes_[n];
-	switch (r.type) {
-	case JType::Object:
-	case JType::Array: {
-		bool object = r.type == JType::Object;
-		out += object ? '{' : '[';
-		for (Node c = first_child(n); c != kNil; c = next_sibling(c, n)) {
-			if (c != n + 1) out += ',';
-			if (object) {
-				const Rec& m = nodes_[c];
-				if (r.flags & kKeysDecoded) {
-					escape_string(decoded_key(m), out);
-				} else {
-					out += '"';
-					out.append(raw(m.key_start, m.key_len));
-					out += '"';
-				}
-				out += ':';
+	JType t = peek_type(n);
+	if (t > JType::Array) {
+		if (t == JType::String && (flags_[n] & kTouched)) escape_string(string(n), out);
+		else out.append(text_ + pos_[n], end_[n] - pos_[n]);  // untouched: as written
+		return;
+	}
+	// Nothing touched or decoded inside, no whitespace to drop: the input's bytes as they are.
+	uint32_t close = end_[n] - 1;
+	uint8_t state = 0;
+	for (uint32_t i = n; i <= close; i++) state |= flags_[i];
+	if (compact_ && !(state & (kTouched | kKeysDecoded))) {
+		out.append(text_ + pos_[n], pos_[close] + 1 - pos_[n]);
+		return;
+	}
+	bool object = t == JType::Object;
+	out += object ? '{' : '[';
+	for (Node c = first_child(n); c != kNil; c = next_sibling(c, n)) {
+		if (c != first_child(n)) out += ',';
+		if (object) {
+			if (flags_[n] & kKeysDecoded) {
+				escape_string(decoded(c - 2, key_buf_), out);
+			} else {
+				out.append(text_ + pos_[c - 2], end_[c - 2] - pos_[c - 2]);
 			}
-			marshal(c, out);
+			out += ':';
 		}
-		out += object ? '}' : ']';
-		break;
+		marshal(c, out);
 	}
-	case JType::String:
-		if (r.flags & kTouched) {
-			escape_string(string(n), out);
-		} else {
-			out += '"';
-			out.append(raw(r.start, r.len));
-			out += '"';
-		}
-		break;
-	case JType::Number: out.append(raw(r.start, r.len)); break;
-	case JType::True: out += "true"; break;
-	case JType::False: out += "false"; break;
-	case JType::Null: out += "null"; break;
-	}
+	out += object ? '}' : ']';
 }
 
 }  // namespace k8a

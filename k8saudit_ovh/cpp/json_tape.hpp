@@ -1,15 +1,19 @@
 // A parsed JSON event that behaves like upstream's fastjson values.
 //
-// simdjson (on-demand) tokenizes the payload once; we keep our own compact tape of
-// nodes that point back into the input, so JSON-text values can be written back with
-// the input's own spelling. The tape also models fastjson's lazy state, because
-// upstream's results depend on it: object keys are compared raw until a lookup misses
-// (then they are decoded for good), and a string is printed raw until its type was
-// queried (then it is re-escaped from its decoded form).
+// Parsing is simdjson's stage 1 (the SIMD scan that finds every structural character)
+// plus one tight pass over those positions that checks fastjson's grammar and links each
+// container to its end. That index is the tape: a node is the position of a value in the
+// structural list, nothing is copied or decoded up front, and text is read from the input,
+// so JSON-text values keep the input's own spelling.
+// The tape also models fastjson's lazy state, because upstream's results depend on it:
+// object keys are compared raw until a lookup misses (then they are decoded for good), and
+// a string is printed raw until its type was queried (then it is re-escaped from its
+// decoded form).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,7 +24,7 @@ namespace k8a {
 
 enum class JType : uint8_t { Object, Array, String, Number, True, False, Null };
 
-using Node = uint32_t;
+using Node = uint32_t;  // index in the structural list; the root is 0
 constexpr Node kNil = UINT32_MAX;
 
 class JsonTape {
@@ -30,20 +34,31 @@ public:
 	bool parse(const char* data, size_t len) noexcept;
 
 	// Type as fastjson's Value.Type(): querying a string marks it decoded (see marshal).
-	JType type(Node n) noexcept;
+	JType type(Node n) noexcept {
+		if (peek_type(n) == JType::String) mark(n, kTouched);
+		return peek_type(n);
+	}
 	// Type without fastjson's side effect.
-	JType peek_type(Node n) const noexcept { return nodes_[n].type; }
+	JType peek_type(Node n) const noexcept { return JType(flags_[n] & kTypeMask); }
 
 	// fastjson Value.Get(key) on one level: object member lookup (first match, raw keys
 	// first), array element when `key` is a decimal index, kNil otherwise.
 	Node get(Node n, std::string_view key) noexcept;
 
-	size_t size(Node container) const noexcept { return nodes_[container].count; }
-	Node first_child(Node container) const noexcept { return nodes_[container].count ? container + 1 : kNil; }
-	Node next_sibling(Node child, Node container) const noexcept {
-		Node nx = nodes_[child].next;
-		return nx < nodes_[container].next ? nx : kNil;
+	size_t size(Node container) const noexcept;
+	Node first_child(Node c) const noexcept {
+		if (end_[c] == c + 2) return kNil;  // "{}" or "[]"
+		return peek_type(c) == JType::Object ? c + 3 : c + 1;  // an object member: key, ':', value
 	}
+	Node next_sibling(Node child, Node c) const noexcept {
+		uint32_t sep = after(child);  // ',' or the closing bracket
+		if (sep + 1 == end_[c]) return kNil;
+		return peek_type(c) == JType::Object ? sep + 3 : sep + 1;
+	}
+
+	// Changes whenever fastjson's lazy state changes: a result computed without changing it
+	// is what the same computation gives again as long as it stays the same.
+	uint32_t version() const noexcept { return version_; }
 
 	// Decoded member key (fastjson's best-effort unescaping); marks the object's keys decoded.
 	std::string_view key(Node member, Node object) noexcept;
@@ -53,28 +68,35 @@ public:
 	void marshal(Node n, std::string& out) noexcept;
 
 private:
-	struct Rec {
-		uint32_t start = 0, len = 0;      // raw text: string content without quotes, scalar token
-		uint32_t key_start = 0, key_len = 0;  // raw member key without quotes
-		uint32_t next = 0;                // index after this node's subtree
-		uint32_t count = 0;               // children of a container
-		JType type = JType::Null;
-		uint8_t flags = 0;
-	};
-	enum : uint8_t { kKeyEscaped = 1, kStrEscaped = 2, kTouched = 4, kKeysDecoded = 8 };
+	// kEscapeKnown / kEscaped cache whether an atom's raw text holds a backslash.
+	enum : uint8_t { kTypeMask = 7, kTouched = 8, kKeysDecoded = 16, kEscapeKnown = 32, kEscaped = 64 };
 
-	bool build(simdjson::ondemand::value v, int depth, uint32_t key_start, uint32_t key_len) noexcept;
-	bool add_scalar(std::string_view tok, uint32_t key_start, uint32_t key_len) noexcept;
-	std::string_view raw(uint32_t start, uint32_t len) const noexcept {
-		return {reinterpret_cast<const char*>(input_.data()) + start, len};
+	void mark(Node n, uint8_t bit) noexcept {
+		if (!(flags_[n] & bit)) flags_[n] |= bit, version_++;
 	}
-	std::string_view decoded_key(const Rec& r) noexcept;
-	bool sanitize() noexcept;
+	bool index() noexcept;
+	bool check_atom(uint32_t i) noexcept;
+	// Structural after the subtree of value n.
+	uint32_t after(Node n) const noexcept { return peek_type(n) <= JType::Array ? end_[n] : n + 1; }
+	// Raw text of an atom: a string or key without its quotes, a scalar token as written.
+	std::string_view raw(uint32_t i) const noexcept {
+		uint32_t b = pos_[i], e = end_[i];
+		if (peek_type(i) == JType::String) b++, e--;
+		return {text_ + b, e - b};
+	}
+	std::string_view decoded(uint32_t i, std::string& buf) noexcept;
 
-	simdjson::ondemand::parser parser_;
-	std::vector<uint8_t> input_;    // the payload, as given
-	std::vector<uint8_t> scan_;     // what simdjson scans (payload, or a sanitized copy)
-	std::vector<Rec> nodes_;
+	std::unique_ptr<simdjson::internal::dom_parser_implementation> stage1_;
+	size_t capacity_ = 0;
+	std::vector<uint8_t> scan_;   // what simdjson scans: the payload, padded (then sanitized if needed)
+	std::vector<uint8_t> input_;  // the payload as given, kept only when scan_ was sanitized
+	const char* text_ = nullptr;  // where values are read from: the payload as given
+	const uint32_t* pos_ = nullptr;  // byte offset of each structural (simdjson's stage 1 output)
+	// Per structural: containers: index after the closing bracket; atoms: byte end of the token.
+	std::vector<uint32_t> end_;
+	std::vector<uint8_t> flags_;  // per structural: JType | the bits above
+	bool compact_ = false;        // no whitespace between tokens: a subtree's text is its bytes
+	uint32_t version_ = 0;
 	std::string decode_buf_, key_buf_;
 };
 

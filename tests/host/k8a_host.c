@@ -198,6 +198,7 @@ typedef struct options {
 	double time_limit;
 	int cycles;
 	int info;
+	int batch_sleep_ms; /* a slow Falco: pause after each batch */
 	int metrics;
 	spec* specs;
 	int nspecs;
@@ -389,6 +390,10 @@ static int run_once(const options* o) {
 			if (extract_event(&api, st, evts[i], ++num, o, in, field) != 0) return 3;
 		}
 		batches += n > 0;
+		if (n > 0 && o->batch_sleep_ms > 0) {
+			struct timespec pause = {o->batch_sleep_ms / 1000, (o->batch_sleep_ms % 1000) * 1000000L};
+			nanosleep(&pause, NULL);
+		}
 		if (rc == SS_PLUGIN_TIMEOUT) timeouts++;
 		else if (rc == SS_PLUGIN_EOF) break;
 		else if (rc != SS_PLUGIN_SUCCESS) {
@@ -422,8 +427,8 @@ static int run_once(const options* o) {
 }
 
 static void usage(void) {
-	fputs("usage: k8a_host [-c CONFIG] [-p OPEN_PARAMS] [-n MAX] [-t SECONDS] [--cycles N] [--info]\n"
-	      "                [-f SPECS_FILE] PLUGIN.so [FIELD_SPEC ...]\n",
+	fputs("usage: k8a_host [-c CONFIG] [-p OPEN_PARAMS] [-n MAX] [-t SECONDS] [-s BATCH_SLEEP_MS]\n"
+	      "                [--cycles N] [--info] [-f SPECS_FILE] PLUGIN.so [FIELD_SPEC ...]\n",
 	      stderr);
 	exit(1);
 }
@@ -443,6 +448,7 @@ int main(int argc, char** argv) {
 		else if (!strcmp(a, "-t") && next) o.time_limit = atof(argv[++i]);
 		else if (!strcmp(a, "-f") && next) specs_file = argv[++i];
 		else if (!strcmp(a, "--cycles") && next) o.cycles = atoi(argv[++i]);
+		else if (!strcmp(a, "-s") && next) o.batch_sleep_ms = atoi(argv[++i]);
 		else if (!strcmp(a, "--info")) o.info = 1;
 		else if (!strcmp(a, "-q")) g_quiet = 1;
 		else usage();

@@ -1,0 +1,82 @@
+"""The project's Falco-like C test host (tests/host/k8a_host.c): compile it, run it on the
+plugin, and read what it prints (one JSON object per event, then end and close records)."""
+import json
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def compile_host(out_dir: Path) -> Path:
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        pytest.skip("no C compiler to build tests/host/k8a_host.c")
+    exe = out_dir / "k8a_host"
+    subprocess.run([compiler, "-O2", "-Wall", "-Werror", "-I", str(ROOT / "c"),
+                    str(ROOT / "tests" / "host" / "k8a_host.c"), "-o", str(exe), "-ldl"], check=True)
+    return exe
+
+
+@dataclass
+class HostRun:
+    returncode: int
+    stderr: str
+    events: list = field(default_factory=list)   # {"num","ts","len","values"}
+    ends: list = field(default_factory=list)     # one per load cycle: end reason, counts, metrics
+    closes: list = field(default_factory=list)   # one per load cycle: close time, threads, sockets
+    info: dict | None = None
+
+    @property
+    def end(self) -> dict:
+        return self.ends[-1]
+
+    @property
+    def metrics(self) -> dict:
+        return self.end.get("metrics", {})
+
+
+def run_host(exe: Path, plugin: Path, params: str = "", fields=(), *, config: str = "", max_events=None,
+             time_limit=None, cycles=None, specs_file=None, info=False, batch_sleep_ms=None,
+             timeout=300) -> HostRun:
+    args = host_command(exe, plugin, params, fields, config=config, max_events=max_events,
+                        time_limit=time_limit, cycles=cycles, specs_file=specs_file, info=info,
+                        batch_sleep_ms=batch_sleep_ms)
+    proc = subprocess.run(args, capture_output=True, timeout=timeout)
+    return parse_output(proc.returncode, proc.stdout, proc.stderr)
+
+
+def host_command(exe: Path, plugin: Path, params: str = "", fields=(), *, config: str = "", max_events=None,
+                 time_limit=None, cycles=None, specs_file=None, info=False, batch_sleep_ms=None) -> list:
+    args = [str(exe), "-c", config, "-p", params]
+    if max_events is not None:
+        args += ["-n", str(max_events)]
+    if time_limit is not None:
+        args += ["-t", str(time_limit)]
+    if cycles is not None:
+        args += ["--cycles", str(cycles)]
+    if specs_file is not None:
+        args += ["-f", str(specs_file)]
+    if batch_sleep_ms is not None:
+        args += ["-s", str(batch_sleep_ms)]
+    if info:
+        args.append("--info")
+    return args + [str(plugin), *fields]
+
+
+def parse_output(returncode: int, stdout: bytes, stderr: bytes) -> HostRun:
+    run = HostRun(returncode, stderr.decode("utf-8", "replace"))
+    for line in stdout.decode("utf-8").splitlines():
+        record = json.loads(line)
+        if "num" in record:
+            run.events.append(record)
+        elif "closed" in record:
+            run.closes.append(record)
+        elif "end" in record:
+            run.ends.append(record)
+        else:
+            run.info = record
+    return run
