@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from datetime import datetime, timezone
@@ -61,9 +62,17 @@ def _split_fields(values: list[str] | None) -> list[str]:
 
 
 def _skipped(metrics: dict) -> dict[str, int]:
-    """Non-zero skip counters by reason, from the plugin's `input_skipped.<reason>` metrics."""
-    prefix = "input_skipped."
-    return {k[len(prefix):]: v for k, v in metrics.items() if k.startswith(prefix) and v}
+    """Non-zero skip counters by reason: LDP frames (`stream.N.frames_skipped.<reason>`, summed
+    over streams), else file lines (`events_skipped.<reason>`)."""
+    for pattern in (r"(?:^|\.)frames_skipped\.(\w+)$", r"^events_skipped\.(\w+)$"):
+        reasons: dict[str, int] = {}
+        for name, value in metrics.items():
+            m = re.search(pattern, name)
+            if m and value:
+                reasons[m.group(1)] = reasons.get(m.group(1), 0) + value
+        if reasons:
+            return reasons
+    return {}
 
 
 def _reconnects(metrics: dict) -> int:
@@ -82,41 +91,25 @@ def cmd_demo(args) -> int:
         print(style("1", f"k8saudit-ovh {plugin.version} demo: {expected} sample MKS audit events from a local "
                          f"LDP stream {redact(server.url())}"), flush=True)
         shown = alerts = 0
-        for stream in _demo_streams(plugin, server, events_path, args.forever):
-            with stream:
-                deadline = time.monotonic() + args.timeout
-                while not stream.eof and (args.forever or shown < expected):
-                    events = stream.next_batch()
-                    if not events and time.monotonic() > deadline:
-                        raise PluginError(f"no event from the demo stream for {args.timeout:g} s")
-                    for event in events:
-                        deadline = time.monotonic() + args.timeout
-                        values = plugin.extract(event, specs)
-                        rules = highlights.matching_rules(values)
-                        shown += 1
-                        alerts += bool(rules)
-                        print(_demo_line(event.ts, values, rules, style), flush=True)
-                skipped = _skipped(plugin.metrics())
+        with plugin.open(server.url()) as stream:
+            deadline = time.monotonic() + args.timeout
+            while args.forever or shown < expected:
+                events = stream.next_batch()
+                if not events and time.monotonic() > deadline:
+                    raise PluginError(f"no event from the demo stream for {args.timeout:g} s")
+                for event in events:
+                    deadline = time.monotonic() + args.timeout
+                    values = plugin.extract(event, specs)
+                    rules = highlights.matching_rules(values)
+                    shown += 1
+                    alerts += bool(rules)
+                    print(_demo_line(event.ts, values, rules, style), flush=True)
+            skipped = _skipped(plugin.metrics())
         summary = f"{shown} events, {alerts} would trigger official rules"
         if skipped:
             summary += ", frames skipped: " + ", ".join(f"{n} {reason}" for reason, n in skipped.items())
         print(style("1", summary))
     return EXIT_OK
-
-
-def _demo_streams(plugin: Plugin, server: DemoServer, events_path: Path, forever: bool):
-    """The LDP stream of the demo server. A plugin build without WebSocket sources gets the
-    same events replayed from the file (once, or again and again with --forever)."""
-    try:
-        yield plugin.open(server.url())
-        return
-    except PluginError as exc:
-        print(f"(this plugin build cannot follow ws:// yet — {exc}; replaying the sample file instead)",
-              file=sys.stderr)
-    while True:
-        yield plugin.open(f"file://{events_path}")
-        if not forever:
-            return
 
 
 def _demo_line(ts: int, v: dict, rules: list[str], style: _Style) -> str:

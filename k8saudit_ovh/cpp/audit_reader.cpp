@@ -188,10 +188,10 @@ bool AuditReader::emit_event(dom::element e, std::string_view raw, EventSink& si
         skip(Skip::Oversized, "event larger than maxEventSize: size=%zu", len);
         return true;
     }
-    if (!sink.emit(std::string_view(minified_.data(), len), ts)) return false;
+    // Counted first: once in the ring, the event may reach Falco before emit() returns.
     counters.count_event();
     r->events++;
-    return true;
+    return sink.emit(std::string_view(minified_.data(), len), ts);
 }
 
 }  // namespace k8a

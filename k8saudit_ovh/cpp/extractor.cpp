@@ -34,11 +34,11 @@ bool op_from_name(const std::string& name, Op* op) noexcept {
 	return false;
 }
 
-Extractor::Extractor(std::vector<FieldOp> table) : table_(std::move(table)) {}
+Extractor::Extractor(std::vector<FieldOp> table) : table_(std::move(table)), cache_(table_.size()) {}
 
 bool Extractor::load(const ss_plugin_event_input* evt) noexcept {
-	if (cached_ && evt->evtnum == evtnum_ && evt->evt == evt_) return parsed_;
-	cached_ = true;
+	if (event_ && evt->evtnum == evtnum_ && evt->evt == evt_) return parsed_;
+	event_++;
 	evtnum_ = evt->evtnum;
 	evt_ = evt->evt;
 	uint32_t len = evt->evt->len;
@@ -61,16 +61,15 @@ ss_plugin_rc Extractor::extract(const ss_plugin_event_input* evt, const ss_plugi
 		bool parsed = load(evt);
 		for (uint32_t i = 0; i < in->num_fields; i++) {
 			const ss_plugin_extract_field& f = in->fields[i];
-			size_t first = starts_.size(), bytes = values_.size();
+			size_t first = starts_.size();
 			if (f.field_id >= table_.size()) {
 				last_error_ = "unknown field id " + std::to_string(f.field_id);
 				rc = SS_PLUGIN_FAILURE;
 			} else if (table_[f.field_id].requires_key && (!f.arg_present || !f.arg_key)) {
 				last_error_ = std::string(f.field ? f.field : "field") + " requires an argument";
 				rc = SS_PLUGIN_FAILURE;
-			} else if (parsed && !extract_field(table_[f.field_id], f)) {
-				starts_.resize(first);  // no value: drop what a failed op had added
-				values_.resize(bytes);
+			} else if (parsed) {
+				answer(f);
 			}
 			spans_.emplace_back(first, starts_.size() - first);
 		}
@@ -88,22 +87,52 @@ ss_plugin_rc Extractor::extract(const ss_plugin_event_input* evt, const ss_plugi
 	return rc;
 }
 
+// Appends the values of f, from the cache when the same request was answered on this
+// event and fastjson's state has not changed since.
+void Extractor::answer(const ss_plugin_extract_field& f) {
+	Cached& c = cache_[f.field_id];
+	std::string_view key = f.arg_present && f.arg_key ? f.arg_key : "";
+	bool same = c.event == event_ && c.version == tape_.version() && c.arg_present == bool(f.arg_present) &&
+	            c.arg_index == f.arg_index && c.arg_key == key;
+	size_t first = starts_.size(), bytes = values_.size();
+	if (same) {
+		for (uint32_t start : c.starts) starts_.push_back(bytes + start);
+		values_.append(c.values);
+		return;
+	}
+	uint32_t version = tape_.version();
+	if (!extract_field(table_[f.field_id], f)) {
+		starts_.resize(first);  // no value: drop what a failed op had added
+		values_.resize(bytes);
+	}
+	// A computation that changed the state may give another result when repeated.
+	c.event = tape_.version() == version ? event_ : 0;
+	if (!c.event) return;
+	c.version = version;
+	c.arg_present = f.arg_present;
+	c.arg_index = f.arg_index;
+	c.arg_key.assign(key);
+	c.values.assign(values_, bytes, std::string::npos);
+	c.starts.clear();
+	for (size_t i = first; i < starts_.size(); i++) c.starts.push_back(uint32_t(starts_[i] - bytes));
+}
+
 // False means "no value" (upstream: not available, wrong type, or a Go panic).
 bool Extractor::extract_field(const FieldOp& op, const ss_plugin_extract_field& f) noexcept {
 	const Node root = 0;
 	// Upstream ignores events without auditID, and looks it up again for every field.
-	if (tape_.get(root, "auditID") == kNil) return false;
+	if (get(root, "auditID") == kNil) return false;
 	int64_t index = f.arg_present ? int64_t(f.arg_index) : kNoIndex;
 	if (index < kNoIndex) return false;  // Go's int() of a huge index is negative: index panic
 	switch (op.op) {
 	case Op::Keys: return keys(op);
 	case Op::UriParam: return uri_param(f.arg_key);
 	case Op::TargetPodName: {
-		Node ref = tape_.get(root, "objectRef");
-		Node resource = ref == kNil ? kNil : tape_.get(ref, "resource");
+		Node ref = get(root, "objectRef");
+		Node resource = ref == kNil ? kNil : get(ref, "resource");
 		if (resource == kNil || tape_.type(resource) != JType::String || tape_.string(resource) != "pods")
 			return false;
-		Node sub = tape_.get(ref, "subresource");
+		Node sub = get(ref, "subresource");
 		if (sub != kNil && tape_.type(sub) == JType::String && !tape_.string(sub).empty()) return false;
 		return keys(op);
 	}
@@ -142,10 +171,20 @@ bool Extractor::extract_field(const FieldOp& op, const ss_plugin_extract_field& 
 	return false;
 }
 
+Node Extractor::get(Node v, std::string_view key) noexcept {
+	Lookup& l = lookups_[(v * 0x9E3779B1u ^ uint32_t(reinterpret_cast<uintptr_t>(key.data()) >> 3)) & 255];
+	// The same lookup gives the same member as long as the object compares keys the same way.
+	if (l.event == event_ && l.parent == v && l.key == key.data() && l.keys_decoded == tape_.keys_decoded(v))
+		return l.result;
+	Node r = tape_.get(v, key);
+	l = {event_, key.data(), v, r, tape_.keys_decoded(v)};
+	return r;
+}
+
 // fastjson Value.Get(path...).
 Node Extractor::get_path(Node v, const std::vector<std::string>& path) noexcept {
 	for (const std::string& k : path) {
-		v = tape_.get(v, k);
+		v = get(v, k);
 		if (v == kNil) break;
 	}
 	return v;
@@ -168,7 +207,7 @@ bool Extractor::collect(Node v, int64_t index, const std::vector<std::string>& p
 			for (int64_t k = 0; k < index; k++) e = tape_.next_sibling(e, v);
 			v = e;
 		}
-		if (!path[i].empty()) v = tape_.get(v, path[i]);  // an empty key means the value itself
+		if (!path[i].empty()) v = get(v, path[i]);  // an empty key means the value itself
 		if (v == kNil) return false;
 	}
 	found_.push_back(v);
@@ -194,7 +233,7 @@ bool Extractor::keys(const FieldOp& op) noexcept {
 }
 
 bool Extractor::uri_param(const char* key) noexcept {
-	Node uri = tape_.get(0, "requestURI");
+	Node uri = get(0, "requestURI");
 	if (uri == kNil) return false;
 	text_.clear();
 	append_text(uri, text_);
@@ -210,8 +249,8 @@ bool Extractor::subject_names(const FieldOp& op) noexcept {
 	if (subjects == kNil) return true;  // an empty list: no value
 	if (tape_.type(subjects) != JType::Array) return false;
 	for (Node s = tape_.first_child(subjects); s != kNil; s = tape_.next_sibling(s, subjects)) {
-		Node kind = tape_.get(s, "kind");
-		Node name = kind == kNil ? kNil : tape_.get(s, "name");
+		Node kind = get(s, "kind");
+		Node name = kind == kNil ? kNil : get(s, "name");
 		if (name == kNil) continue;
 		text_.clear();
 		append_text(kind, text_);
@@ -219,7 +258,7 @@ bool Extractor::subject_names(const FieldOp& op) noexcept {
 		text2_.clear();
 		append_text(name, text2_);
 		if (op.args.size() > 1) {
-			Node prefix = tape_.get(s, op.args[1]);
+			Node prefix = get(s, op.args[1]);
 			if (prefix == kNil) continue;
 			begin_value();
 			append_text(prefix, values_);
@@ -272,8 +311,8 @@ bool Extractor::host_ports() noexcept {
 		if (ports == kNil) continue;
 		if (tape_.type(ports) != JType::Array) return false;
 		for (Node p = tape_.first_child(ports); p != kNil; p = tape_.next_sibling(p, ports)) {
-			Node port = tape_.get(p, "hostPort");
-			if (port == kNil) port = tape_.get(p, "containerPort");
+			Node port = get(p, "hostPort");
+			if (port == kNil) port = get(p, "containerPort");
 			if (port != kNil) add_value_of(port);
 		}
 	}

@@ -3,6 +3,7 @@
 // each field_id; this file implements the ops.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -40,8 +41,25 @@ public:
 	const char* last_error() const noexcept { return last_error_.c_str(); }
 
 private:
+	// The values of one field on one event, kept for the next requests of the same field
+	// (rules repeat fields a lot). Valid while the event and the tape's version are the same.
+	struct Cached {
+		uint64_t event = 0;  // 0: nothing cached
+		uint32_t version = 0;
+		bool arg_present = false;
+		uint64_t arg_index = 0;
+		std::string arg_key;
+		std::string values;           // as in values_
+		std::vector<uint32_t> starts;  // offsets in `values`
+	};
+
 	bool load(const ss_plugin_event_input* evt) noexcept;
+	void answer(const ss_plugin_extract_field& f);
 	bool extract_field(const FieldOp& op, const ss_plugin_extract_field& f) noexcept;
+
+	// tape_.get, remembered for the current event: fields share path prefixes, and every
+	// field looks up auditID. `key` must live as long as the Extractor (a literal, the table).
+	Node get(Node v, std::string_view key) noexcept;
 
 	// upstream helpers
 	Node get_path(Node v, const std::vector<std::string>& path) noexcept;
@@ -66,8 +84,17 @@ private:
 	void add_value_of(Node v) noexcept { begin_value(); append_text(v, values_); end_value(); }
 
 	std::vector<FieldOp> table_;
+	std::vector<Cached> cache_;  // by field_id
+	struct Lookup {
+		uint64_t event = 0;
+		const char* key = nullptr;
+		Node parent = kNil, result = kNil;
+		bool keys_decoded = false;  // the parent's state after the lookup
+	};
+	std::array<Lookup, 256> lookups_{};  // direct-mapped on (parent, key)
 	JsonTape tape_;
-	bool cached_ = false, parsed_ = false;
+	bool parsed_ = false;
+	uint64_t event_ = 0;  // events loaded so far: identifies the current one
 	uint64_t evtnum_ = 0;
 	const void* evt_ = nullptr;
 

@@ -402,7 +402,7 @@ Node JsonTape::get(Node n, std::string_view key) noexcept {
 		for (Node v = n + 3;; v = after(v) + 3) {
 			// Key at v - 2: the length first, from its quotes, and the bytes only if it fits.
 			uint32_t b = pos_[v - 2] + 1;
-			if (end_[v - 2] - 1 - b == key.size() && text_[b] == key[0] &&
+			if (end_[v - 2] - 1 - b == key.size() && (key.empty() || text_[b] == key[0]) &&
 			    std::memcmp(text_ + b, key.data(), key.size()) == 0)
 				return v;
 			if (after(v) == close) break;

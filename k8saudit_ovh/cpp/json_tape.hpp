@@ -45,6 +45,9 @@ public:
 	// first), array element when `key` is a decimal index, kNil otherwise.
 	Node get(Node n, std::string_view key) noexcept;
 
+	// Whether a lookup on object n compares decoded keys (the only state Get depends on).
+	bool keys_decoded(Node n) const noexcept { return flags_[n] & kKeysDecoded; }
+
 	size_t size(Node container) const noexcept;
 	Node first_child(Node c) const noexcept {
 		if (end_[c] == c + 2) return kNil;  // "{}" or "[]"
