@@ -123,8 +123,10 @@ INCLUDE_DIRS = [str(ROOT / "c"), str(PKG / "cpp"), simdjson_dir()]
 
 
 def extension(name):
+    # libstdc++ linked in: the falcoctl bundle runs on images that may not carry it.
     return Extension(f"k8saudit_ovh.{name}", [f"k8saudit_ovh/{name}.pyx"], language="c++",
-                     include_dirs=INCLUDE_DIRS, extra_compile_args=CXXFLAGS)
+                     include_dirs=INCLUDE_DIRS, extra_compile_args=CXXFLAGS,
+                     extra_link_args=["-static-libstdc++", "-static-libgcc"])
 
 
 setup(

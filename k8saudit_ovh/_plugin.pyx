@@ -87,14 +87,14 @@ cdef void set_py_error(PluginState* st, str msg):
 
 
 def _log_to_stderr():
-    """State changes of the readers go to stderr, where Falco's own logs go."""
+    """State changes of the readers go to stderr, where Falco's own logs go. A Python
+    program that loaded the plugin and set up logging itself keeps its own setup."""
     logger = logging.getLogger("k8saudit_ovh")
-    if not logger.handlers:
+    if not logger.handlers and not logging.getLogger().handlers:
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("k8saudit-ovh: %(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
-        logger.propagate = False
 
 
 # ---- init / destroy -------------------------------------------------------------------

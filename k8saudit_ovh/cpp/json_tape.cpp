@@ -243,31 +243,27 @@ bool JsonTape::parse(const char* data, size_t len) noexcept {
 	if (len > UINT32_MAX / 2) return false;
 	// fastjson rejects a byte order mark, which simdjson would skip.
 	if (len >= 3 && std::memcmp(data, "\xEF\xBB\xBF", 3) == 0) return false;
-	try {
-		if (len > capacity_ || !stage1_) {  // grows rarely: no allocation per event
-			size_t cap = std::max(len, 2 * capacity_);
-			if (!stage1_ &&
-			    simdjson::get_active_implementation()->create_dom_parser_implementation(cap, kMaxDepth, stage1_))
-				return false;
-			if (stage1_->set_capacity(cap)) return false;
-			capacity_ = cap;
-		}
-		scan_.resize(len + simdjson::SIMDJSON_PADDING);
-	} catch (...) {
-		return false;
+	if (len > capacity_ || !stage1_) {  // grows rarely: no allocation per event
+		size_t cap = std::max(len, 2 * capacity_);
+		if (!stage1_ &&
+		    simdjson::get_active_implementation()->create_dom_parser_implementation(cap, kMaxDepth, stage1_))
+			return false;
+		if (stage1_->set_capacity(cap)) return false;
+		capacity_ = cap;
 	}
-	std::memcpy(scan_.data(), data, len);
-	std::memset(scan_.data() + len, 0, simdjson::SIMDJSON_PADDING);
-	text_ = reinterpret_cast<const char*>(scan_.data());
-	auto err = stage1_->stage1(scan_.data(), len, simdjson::stage1_mode::regular);
+	// Stage 1 reads whole blocks only within `len` (it copies the last partial one), so it
+	// scans the payload in place.
+	text_ = data;
+	scan_ = reinterpret_cast<const uint8_t*>(data);
+	auto err = stage1_->stage1(scan_, len, simdjson::stage1_mode::regular);
 	if (err == simdjson::UTF8_ERROR || err == simdjson::UNESCAPED_CHARS) {
 		try {
-			input_.assign(data, data + len);
+			sanitized_.assign(data, data + len);
 		} catch (...) {
 			return false;
 		}
-		text_ = reinterpret_cast<const char*>(input_.data());
-		if (sanitize(scan_.data(), len)) err = stage1_->stage1(scan_.data(), len, simdjson::stage1_mode::regular);
+		scan_ = sanitized_.data();
+		if (sanitize(sanitized_.data(), len)) err = stage1_->stage1(scan_, len, simdjson::stage1_mode::regular);
 	}
 	if (err || !index()) {
 		end_.clear();
@@ -287,7 +283,15 @@ bool JsonTape::index() noexcept {
 		return false;
 	}
 	std::memset(flags_.data(), 0, n);
-	const uint8_t* s = scan_.data();
+	const uint8_t* s = scan_;
+	auto byte = [&](uint32_t i) { return i < n ? s[pos_[i]] : 0; };  // the end of input reads as 0
+	auto atom = [&](uint32_t i) {  // check_atom, with a shortcut for the common case
+		uint32_t b = pos_[i], e = pos_[i + 1];
+		if (s[b] != '"' || s[e - 1] != '"' || e - b < 2) return check_atom(i);
+		flags_[i] = uint8_t(JType::String);  // a string directly followed by the next token
+		end_[i] = e;
+		return true;
+	};
 	uint32_t stack[kMaxDepth];  // open containers
 	uint32_t depth = 0, gaps = 0, i = 0;
 	if (s[pos_[0]] != '{' && s[pos_[0]] != '[') return false;
@@ -299,12 +303,12 @@ bool JsonTape::index() noexcept {
 			flags_[i] = uint8_t(c == '{' ? JType::Object : JType::Array);
 			gaps |= pos_[i + 1] ^ (pos_[i] + 1);
 			stack[depth++] = i++;
-			if (s[pos_[i]] != c + 2) {  // not empty: '}' is '{' + 2, ']' is '[' + 2
+			if (byte(i) != c + 2) {  // not empty: '}' is '{' + 2, ']' is '[' + 2
 				if (c == '[') continue;
 				goto key;
 			}
 		} else {
-			if (!check_atom(i)) return false;
+			if (!atom(i)) return false;
 			gaps |= pos_[i + 1] ^ end_[i];
 			i++;
 			goto after_value;
@@ -317,7 +321,7 @@ bool JsonTape::index() noexcept {
 		{
 			uint32_t open = stack[depth - 1];
 			bool object = flags_[open] == uint8_t(JType::Object);
-			c = s[pos_[i]];
+			c = byte(i);
 			if (c == uint8_t(object ? '}' : ']')) goto close;
 			if (c != ',') return false;
 			gaps |= pos_[i + 1] ^ (pos_[i] + 1);
@@ -325,7 +329,7 @@ bool JsonTape::index() noexcept {
 			if (!object) continue;
 		}
 	key:  // a member key at i, then ':'
-		if (s[pos_[i]] != '"' || !check_atom(i) || s[pos_[i + 1]] != ':') return false;
+		if (byte(i) != '"' || !atom(i) || byte(i + 1) != ':') return false;
 		gaps |= (pos_[i + 1] ^ end_[i]) | (pos_[i + 2] ^ (pos_[i + 1] + 1));
 		i += 2;
 	}
@@ -336,7 +340,7 @@ bool JsonTape::index() noexcept {
 // The token at structural i (up to the next one, trailing whitespace dropped) as fastjson
 // would read a string, number or literal there; sets its type and byte end.
 bool JsonTape::check_atom(uint32_t i) noexcept {
-	const char* s = reinterpret_cast<const char*>(scan_.data());
+	const char* s = reinterpret_cast<const char*>(scan_);
 	uint32_t b = pos_[i], e = pos_[i + 1];
 	while (e > b && is_ws(s[e - 1])) e--;
 	std::string_view tok(s + b, e - b);
@@ -400,17 +404,15 @@ Node JsonTape::get(Node n, std::string_view key) noexcept {
 	// A raw key equal to a key without backslash has none either, so it is not escaped.
 	if (!(flags_[n] & kKeysDecoded) && !std::memchr(key.data(), '\\', key.size())) {
 		for (Node v = n + 3;; v = after(v) + 3) {
-			// Key at v - 2: the length first, from its quotes, and the bytes only if it fits.
-			uint32_t b = pos_[v - 2] + 1;
-			if (end_[v - 2] - 1 - b == key.size() && (key.empty() || text_[b] == key[0]) &&
-			    std::memcmp(text_ + b, key.data(), key.size()) == 0)
-				return v;
+			if (raw_equals(v - 2, key)) return v;
 			if (after(v) == close) break;
 		}
 	}
 	mark(n, kKeysDecoded);
 	for (Node v = n + 3;; v = after(v) + 3) {
-		if (decoded(v - 2, key_buf_) == key) return v;
+		uint32_t k = v - 2;
+		if (!(flags_[k] & kEscapeKnown)) decoded(k, key_buf_);  // finds out whether it is escaped
+		if (flags_[k] & kEscaped ? decoded(k, key_buf_) == key : raw_equals(k, key)) return v;
 		if (after(v) == close) break;
 	}
 	return kNil;

@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -29,8 +30,9 @@ constexpr Node kNil = UINT32_MAX;
 
 class JsonTape {
 public:
-	// Parses `len` bytes (copied into an internal padded buffer). False when fastjson would
-	// reject the text too (or the root is not a container); the tape is then empty.
+	// Parses `len` bytes, which must stay as they are while the tape is used (it reads them
+	// in place). False when fastjson would reject the text too (or the root is not a
+	// container); the tape is then empty.
 	bool parse(const char* data, size_t len) noexcept;
 
 	// Type as fastjson's Value.Type(): querying a string marks it decoded (see marshal).
@@ -87,13 +89,19 @@ private:
 		if (peek_type(i) == JType::String) b++, e--;
 		return {text_ + b, e - b};
 	}
+	// Raw key or string i == text, checking the length and the first byte before the rest.
+	bool raw_equals(uint32_t i, std::string_view text) const noexcept {
+		uint32_t b = pos_[i] + 1;
+		return end_[i] - 1 - b == text.size() && (text.empty() || text_[b] == text[0]) &&
+		       std::memcmp(text_ + b, text.data(), text.size()) == 0;
+	}
 	std::string_view decoded(uint32_t i, std::string& buf) noexcept;
 
 	std::unique_ptr<simdjson::internal::dom_parser_implementation> stage1_;
 	size_t capacity_ = 0;
-	std::vector<uint8_t> scan_;   // what simdjson scans: the payload, padded (then sanitized if needed)
-	std::vector<uint8_t> input_;  // the payload as given, kept only when scan_ was sanitized
-	const char* text_ = nullptr;  // where values are read from: the payload as given
+	const char* text_ = nullptr;  // the payload: values are read from it
+	const uint8_t* scan_ = nullptr;   // what was scanned: the payload or sanitized_
+	std::vector<uint8_t> sanitized_;  // a copy fit for simdjson, for payloads fastjson alone accepts
 	const uint32_t* pos_ = nullptr;  // byte offset of each structural (simdjson's stage 1 output)
 	// Per structural: containers: index after the closing bracket; atoms: byte end of the token.
 	std::vector<uint32_t> end_;
