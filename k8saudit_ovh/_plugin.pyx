@@ -463,3 +463,38 @@ cdef api ss_plugin_metric* k8a_metrics(void* s, uint32_t* n) noexcept nogil:
     pthread_mutex_unlock(&st.metrics_lock)
     n[0] = st.metrics.count
     return st.metrics.items
+
+
+# ---- benchmark hook (benchmarks/bench_streams.py; not used by the plugin) --------------
+
+def _bench_unwrap(list frames, int repeat, size_t ring_bytes=64 << 20, uint32_t drain_every=64):
+    """Seconds to unwrap `frames` (bytes, text frames) `repeat` times into a stream's ring,
+    draining it into a batch every `drain_every` frames as next_batch would: the reader's
+    work after recv(), without the GIL and without websocket-client."""
+    cdef vector[const char*] data
+    cdef vector[size_t] sizes
+    cdef LdpStream* stream = new LdpStream(b"", ring_bytes, 1 << 20, make_shared[Wakeup]())
+    cdef EventBatch* batch = new EventBatch(PLUGIN_ID)
+    cdef size_t i, k
+    cdef int r
+    cdef bint ok = True
+    for f in frames:
+        data.push_back(<const char*>(<bytes>f))
+        sizes.push_back(len(<bytes>f))
+    started = time.perf_counter()
+    with nogil:
+        for r in range(repeat):
+            for i in range(data.size()):
+                ok = stream.push_frame(data[i], sizes[i], False) and ok
+                if (i + 1) % drain_every == 0:
+                    batch.clear()
+                    stream.drain(batch[0], 1 << 20)
+            batch.clear()
+            stream.drain(batch[0], 1 << 20)
+    seconds = time.perf_counter() - started
+    events = stream.events().events()
+    del batch
+    del stream
+    if not ok:
+        raise RuntimeError("the stream refused a frame")
+    return seconds, events

@@ -4,6 +4,9 @@ It serves a frames file in the corpus format (one frame per line; ``#binary:<bas
 binary frame; an empty line is an empty text frame) to every connection on ``/tail/?tk=…``,
 and can misbehave on demand: reject the upgrade with any HTTP status, stall, close or reset
 after K frames, freeze like a dead peer, pace frames, or hold the connection open afterwards.
+With ``stamp``, every frame that holds an auditID leaves with its auditID replaced by the
+send time (``time.time_ns()`` in decimal, CLOCK_REALTIME): latency benchmarks compare it
+with the time the event reaches the consumer.
 
 In a test::
 
@@ -12,7 +15,7 @@ In a test::
 
 As a process (for benchmarks)::
 
-    python tests/ldp_server.py --frames FILE --port N [--tls CERT KEY] [--rate R] [--loop N]
+    python tests/ldp_server.py --frames FILE --port N [--tls CERT KEY] [--rate R] [--loop N] [--stamp]
 
 prints the tail URL on stdout once listening and serves until SIGINT/SIGTERM.
 """
@@ -20,6 +23,7 @@ prints the tail URL on stdout once listening and serves until SIGINT/SIGTERM.
 import argparse
 import asyncio
 import base64
+import re
 import signal
 import socket
 import ssl
@@ -39,6 +43,9 @@ TAIL_PATH = "/tail/"
 
 Frame = tuple[bytes, bool]  # (payload, is_binary)
 
+# The auditID's value at any escaping depth (a frame nests it two JSON strings deep).
+_AUDIT_ID = re.compile(rb'(auditID\\*"\s*:\s*\\*")[^"\\]*')
+
 
 def load_frames(path: str | Path) -> list[Frame]:
     """Read a corpus frames file, byte for byte."""
@@ -47,6 +54,12 @@ def load_frames(path: str | Path) -> list[Frame]:
     if lines and lines[-1] == b"":
         lines.pop()  # the newline that ends the last line is not an extra frame
     return [_parse_frame_line(line) for line in lines]
+
+
+def stamp_template(payload: bytes) -> tuple[bytes, bytes] | None:
+    """(before, after) the auditID value of a text frame, or None when it has none."""
+    m = _AUDIT_ID.search(payload)
+    return (payload[:m.end(1)], payload[m.end():]) if m else None
 
 
 def _parse_frame_line(line: bytes) -> Frame:
@@ -68,6 +81,7 @@ class Behavior:
     reset_after: int | None = None  # reset the TCP connection (RST) after K frames
     freeze_after: int | None = None  # after K frames stop reading and sending: a dead peer
     hold: bool = True  # keep the connection open after the frames (a quiet stream)
+    stamp: bool = False  # replace each frame's auditID with time.time_ns() at send time
 
 
 class LdpServer:
@@ -180,14 +194,18 @@ class LdpServer:
         """Send the frames; False when a close, reset or freeze ended the stream early."""
         sent = 0
         started = time.monotonic()
+        templates = [None if binary else stamp_template(payload) for payload, binary in self.frames] \
+            if behavior.stamp else [None] * len(self.frames)
         for _ in range(behavior.loop):
-            for payload, binary in self.frames:
+            for (payload, binary), template in zip(self.frames, templates):
                 if await _ends_stream(connection, behavior, sent):
                     return False
                 if behavior.rate:
                     delay = started + sent / behavior.rate - time.monotonic()
                     if delay > 0:
                         await asyncio.sleep(delay)
+                if template is not None:
+                    payload = b"%s%d%s" % (template[0], time.time_ns(), template[1])
                 await connection.send(payload, text=not binary)
                 sent += 1
                 self.frames_sent += 1
@@ -233,10 +251,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--token", help="accept only this tk= value")
     parser.add_argument("--status", type=int, help="answer every upgrade with this HTTP status")
     parser.add_argument("--close-after", type=int, help="close each connection after K frames")
+    parser.add_argument("--stamp", action="store_true",
+                        help="replace each frame's auditID with its send time (time.time_ns())")
     args = parser.parse_args(argv)
 
     behavior = Behavior(status=args.status, token=args.token, rate=args.rate, loop=args.loop,
-                        close_after=args.close_after)
+                        close_after=args.close_after, stamp=args.stamp)
     # Block the stop signals before the server thread starts so that only sigwait sees them.
     stop_signals = {signal.SIGINT, signal.SIGTERM}
     signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)

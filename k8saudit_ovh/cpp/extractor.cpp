@@ -101,12 +101,15 @@ void Extractor::answer(const ss_plugin_extract_field& f) {
 		return;
 	}
 	uint32_t version = tape_.version();
+	bool again = c.computed == event_;
+	c.computed = event_;
 	if (!extract_field(table_[f.field_id], f)) {
 		starts_.resize(first);  // no value: drop what a failed op had added
 		values_.resize(bytes);
 	}
-	// A computation that changed the state may give another result when repeated.
-	c.event = tape_.version() == version ? event_ : 0;
+	// A computation that changed the state may give another result when repeated. Keep
+	// only what a field asked again gives: many fields are asked once per event.
+	c.event = again && tape_.version() == version ? event_ : 0;
 	if (!c.event) return;
 	c.version = version;
 	c.arg_present = f.arg_present;

@@ -45,6 +45,7 @@ private:
 	// (rules repeat fields a lot). Valid while the event and the tape's version are the same.
 	struct Cached {
 		uint64_t event = 0;  // 0: nothing cached
+		uint64_t computed = 0;  // event of the last computation
 		uint32_t version = 0;
 		bool arg_present = false;
 		uint64_t arg_index = 0;

@@ -399,21 +399,23 @@ Node JsonTape::get(Node n, std::string_view key) noexcept {
 		return c;
 	}
 	if (peek_type(n) != JType::Object || end_[n] == n + 2) return kNil;
-	const uint32_t close = end_[n] - 1;
 	// fastjson compares raw keys until one lookup misses, then decodes all keys for good.
-	// A raw key equal to a key without backslash has none either, so it is not escaped.
-	if (!(flags_[n] & kKeysDecoded) && !std::memchr(key.data(), '\\', key.size())) {
+	// Unescaping never lengthens a key, and keeps it as it is when it keeps its length. So
+	// for a `key` without backslash, a raw key of the same length matches as it is, and
+	// only a longer one (with a backslash) needs decoding.
+	bool plain = true;
+	for (char c : key) plain = plain && c != '\\';
+	const uint32_t close = end_[n] - 1;
+	for (int pass = plain && !(flags_[n] & kKeysDecoded) ? 0 : 1; pass < 2; pass++) {
 		for (Node v = n + 3;; v = after(v) + 3) {
-			if (raw_equals(v - 2, key)) return v;
+			uint32_t k = v - 2, len = end_[k] - 2 - pos_[k];
+			if (!plain ? decoded(k, key_buf_) == key
+			    : len == key.size() ? raw_equals(k, key)
+			    : pass && len > key.size() && decoded(k, key_buf_) == key)
+				return v;
 			if (after(v) == close) break;
 		}
-	}
-	mark(n, kKeysDecoded);
-	for (Node v = n + 3;; v = after(v) + 3) {
-		uint32_t k = v - 2;
-		if (!(flags_[k] & kEscapeKnown)) decoded(k, key_buf_);  // finds out whether it is escaped
-		if (flags_[k] & kEscaped ? decoded(k, key_buf_) == key : raw_equals(k, key)) return v;
-		if (after(v) == close) break;
+		mark(n, kKeysDecoded);
 	}
 	return kNil;
 }

@@ -8,6 +8,12 @@
  * Output: one JSON object per event on stdout:
  *   {"num":N,"ts":T,"len":L,"values":{"spec":"v" | ["a","b"] | null, ...}}
  * and a final {"end":"eof"|"limit"|"failure",...} line with counts and metrics.
+ * Benchmark options (off by default, so the output above is unchanged without them):
+ *   -a  each event record also carries "arrival_ns": CLOCK_REALTIME when next_batch
+ *       returned it (frame-to-event latency, against a stamp the server put in the event);
+ *   -b  no per-event output and no extraction; the end record also carries "seconds"
+ *       (open returned -> loop ended), "first_s" / "last_s" (open returned -> first / last
+ *       event), and the CPU time of the process and of this (Falco's) thread.
  * Exit codes: 0 ok, 1 usage/load error, 2 check failed, 3 plugin runtime failure.
  */
 #define _GNU_SOURCE
@@ -19,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -200,6 +207,8 @@ typedef struct options {
 	int info;
 	int batch_sleep_ms; /* a slow Falco: pause after each batch */
 	int metrics;
+	int arrival;        /* -a: "arrival_ns" in each event record */
+	int bench;          /* -b: no per-event output or extraction; timings in the end record */
 	spec* specs;
 	int nspecs;
 } options;
@@ -208,6 +217,19 @@ static double now_s(void) {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static uint64_t realtime_ns(void) {
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static double cpu_s(int who, int sys) {
+	struct rusage ru;
+	if (getrusage(who, &ru) != 0) return -1;
+	struct timeval tv = sys ? ru.ru_stime : ru.ru_utime;
+	return tv.tv_sec + tv.tv_usec / 1e6;
 }
 
 static void print_metrics(const plugin_api* api, ss_plugin_t* st) {
@@ -227,10 +249,12 @@ static void print_metrics(const plugin_api* api, ss_plugin_t* st) {
 
 /* Extracts every spec of one event, one extract call per spec as libsinsp does. */
 static int extract_event(const plugin_api* api, ss_plugin_t* st, ss_plugin_event* evt, uint64_t num,
-                         const options* o, ss_plugin_field_extract_input* in, ss_plugin_extract_field* f) {
+                         const options* o, ss_plugin_field_extract_input* in, ss_plugin_extract_field* f,
+                         uint64_t arrival_ns) {
 	ss_plugin_event_input ei = {.evt = evt, .evtnum = num, .evtsrc = "k8s_audit"};
-	printf("{\"num\":%" PRIu64 ",\"ts\":%" PRIu64 ",\"len\":%u,\"values\":{", num, evt->ts,
-	       evt->len - K8A_EVENT_PAYLOAD_OFFSET);
+	printf("{\"num\":%" PRIu64 ",\"ts\":%" PRIu64 ",\"len\":%u,", num, evt->ts, evt->len - K8A_EVENT_PAYLOAD_OFFSET);
+	if (o->arrival) printf("\"arrival_ns\":%" PRIu64 ",", arrival_ns);
+	printf("\"values\":{");
 	for (int i = 0; i < o->nspecs; i++) {
 		const spec* sp = &o->specs[i];
 		memset(f, 0, sizeof *f);
@@ -371,6 +395,9 @@ static int run_once(const options* o) {
 	const char* end = "eof";
 	int status = 0;
 	double deadline = o->time_limit > 0 ? now_s() + o->time_limit : 0;
+	double opened = now_s(), first = 0, last = 0;
+	double cpu_user0 = cpu_s(RUSAGE_SELF, 0), cpu_sys0 = cpu_s(RUSAGE_SELF, 1);
+	double thread_cpu0 = cpu_s(RUSAGE_THREAD, 0) + cpu_s(RUSAGE_THREAD, 1);
 	for (;;) {
 		if (o->max_events >= 0 && num >= (uint64_t)o->max_events) {
 			end = "limit";
@@ -383,11 +410,20 @@ static int run_once(const options* o) {
 		uint32_t n = 0;
 		ss_plugin_event** evts = NULL;
 		rc = api.next_batch(st, h, &n, &evts);
+		uint64_t arrival_ns = o->arrival ? realtime_ns() : 0;
 		if (rc == SS_PLUGIN_SUCCESS && n == 0) die(3, "next_batch returned SUCCESS with 0 events");
+		if (o->bench && n > 0) {
+			last = now_s();
+			if (num == 0) first = last;
+		}
 		for (uint32_t i = 0; i < n; i++) {
 			check_event(evts[i]);
 			if (o->max_events >= 0 && num >= (uint64_t)o->max_events) break;
-			if (extract_event(&api, st, evts[i], ++num, o, in, field) != 0) return 3;
+			if (o->bench) {
+				++num;
+				continue;
+			}
+			if (extract_event(&api, st, evts[i], ++num, o, in, field, arrival_ns) != 0) return 3;
 		}
 		batches += n > 0;
 		if (n > 0 && o->batch_sleep_ms > 0) {
@@ -407,6 +443,12 @@ static int run_once(const options* o) {
 	printf("{\"end\":\"%s\",\"events\":%" PRIu64 ",\"batches\":%" PRIu64 ",\"timeouts\":%" PRIu64
 	       ",\"progress\":%u,",
 	       end, num, batches, timeouts, pct);
+	if (o->bench)
+		printf("\"seconds\":%.6f,\"first_s\":%.6f,\"last_s\":%.6f,\"cpu_user_s\":%.3f,\"cpu_sys_s\":%.3f,"
+		       "\"thread_cpu_s\":%.3f,",
+		       now_s() - opened, num ? first - opened : 0, num ? last - opened : 0,
+		       cpu_s(RUSAGE_SELF, 0) - cpu_user0, cpu_s(RUSAGE_SELF, 1) - cpu_sys0,
+		       cpu_s(RUSAGE_THREAD, 0) + cpu_s(RUSAGE_THREAD, 1) - thread_cpu0);
 	if (status) {
 		printf("\"error\":");
 		json_string(stdout, api.get_last_error(st));
@@ -435,7 +477,9 @@ static int run_once(const options* o) {
 
 static void usage(void) {
 	fputs("usage: k8a_host [-c CONFIG] [-p OPEN_PARAMS] [-n MAX] [-t SECONDS] [-s BATCH_SLEEP_MS]\n"
-	      "                [--cycles N] [--info] [-f SPECS_FILE] PLUGIN.so [FIELD_SPEC ...]\n",
+	      "                [--cycles N] [--info] [-f SPECS_FILE] [-a] [-b] PLUGIN.so [FIELD_SPEC ...]\n"
+	      "  -a  add \"arrival_ns\" (CLOCK_REALTIME at next_batch return) to each event record\n"
+	      "  -b  benchmark: no per-event output or extraction; timings and CPU in the end record\n",
 	      stderr);
 	exit(1);
 }
@@ -458,6 +502,8 @@ int main(int argc, char** argv) {
 		else if (!strcmp(a, "-s") && next) o.batch_sleep_ms = atoi(argv[++i]);
 		else if (!strcmp(a, "--info")) o.info = 1;
 		else if (!strcmp(a, "-q")) g_quiet = 1;
+		else if (!strcmp(a, "-a")) o.arrival = 1;
+		else if (!strcmp(a, "-b")) o.bench = 1;
 		else usage();
 	}
 	if (i >= argc) usage();
