@@ -204,11 +204,17 @@ def cmd_check(args) -> int:
             print(_open_hint(str(exc), scheme))
             return EXIT_FAILURE
         with stream:
-            if scheme == "wss":
-                print("connected: TLS certificate and host name verified, token accepted")
-            elif scheme == "ws":
-                print("connected: token accepted (ws:// is NOT encrypted; use wss:// outside tests)")
-            events, metrics = _count_first_frames(plugin, stream, args.frames, args.timeout)
+            events, metrics, connected = _count_first_frames(plugin, stream, args.frames, args.timeout)
+    if scheme in ("ws", "wss") and not connected:
+        # plugin_open only fails for what retrying cannot heal; DNS, refused connections
+        # and TLS errors are retried, and the reader logged why each attempt failed.
+        print(f"FAILED to connect in {args.timeout:g} s (the reason is in the log lines above)")
+        print(_open_hint("", scheme))
+        return EXIT_FAILURE
+    if scheme == "wss":
+        print("connected: TLS certificate and host name verified, token accepted")
+    elif scheme == "ws":
+        print("connected: token accepted (ws:// is NOT encrypted; use wss:// outside tests)")
     skipped = _skipped(metrics)
     print(f"audit events: {events}")
     print(f"skipped: {sum(skipped.values())}" + "".join(f"\n  {reason}: {n}" for reason, n in skipped.items()))
@@ -223,18 +229,20 @@ def cmd_check(args) -> int:
     return EXIT_OK
 
 
-def _count_first_frames(plugin: Plugin, stream: Stream, frames: int, timeout: float) -> tuple[int, dict]:
-    """Audit events and metrics once `frames` frames arrived (events + skipped), the file
-    ended, or `timeout` passed."""
+def _count_first_frames(plugin: Plugin, stream: Stream, frames: int, timeout: float) -> tuple[int, dict, bool]:
+    """Audit events, metrics and whether a stream ever connected, once `frames` frames
+    arrived (events + skipped), the file ended, or `timeout` passed."""
     events = 0
     deadline = time.monotonic() + timeout
     metrics = plugin.metrics()
+    connected = False
     while not stream.eof and time.monotonic() < deadline:
         events += len(stream.next_batch())
         metrics = plugin.metrics()
+        connected = connected or metrics.get("streams_connected", 0) > 0
         if events + sum(_skipped(metrics).values()) >= frames:
             break
-    return events, metrics
+    return events, metrics, connected
 
 
 def _open_hint(message: str, scheme: str) -> str:

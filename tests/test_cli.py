@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from c_host import compile_host
 from k8saudit_ovh.__main__ import main
 from k8saudit_ovh.demo_server import demo_frames
 from k8saudit_ovh.host import Plugin, PluginError
@@ -22,24 +21,6 @@ SAMPLE_EVENTS = sum(1 for line in SAMPLE.read_text().splitlines() if line.strip(
 def run_cli(*args, timeout=60):
     return subprocess.run([sys.executable, "-m", "k8saudit_ovh", *args], cwd=ROOT, capture_output=True,
                           text=True, timeout=timeout)
-
-
-def _plugin_follows_ws() -> bool:
-    with LdpServer([(demo_frames(SAMPLE)[0].encode(), False)]) as server, Plugin() as plugin:
-        try:
-            plugin.open(server.url()).close()
-            return True
-        except PluginError:
-            return False
-
-
-needs_ws = pytest.mark.skipif(not _plugin_follows_ws(),
-                              reason="plugin_open does not accept ws:// URLs yet (LDP streaming path not landed)")
-
-
-@pytest.fixture(scope="module")
-def c_host(tmp_path_factory):
-    return str(compile_host(tmp_path_factory.mktemp("host")))
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +49,6 @@ def test_demo_terminates_and_highlights_rule_matches():
     assert f"{SAMPLE_EVENTS} events, 12 would trigger official rules" in lines[-1]
 
 
-@needs_ws
 def test_demo_follows_its_websocket_server():
     result = run_cli("demo", "--rate", "0")
     assert result.returncode == 0, result.stderr
@@ -88,13 +68,13 @@ def test_falco_config_is_yaml_with_installed_library_path():
     assert default["plugins"][0]["open_params"] == "${K8SAUDIT_OVH_URL}"
 
 
-def test_install_symlinks_a_plugin_that_loads(tmp_path, c_host):
+def test_install_symlinks_a_plugin_that_loads(tmp_path, host):
     assert main(["install", "--plugins-dir", str(tmp_path)]) == 0
     link = tmp_path / "libk8saudit-ovh.so"
     assert link.is_symlink() and link.resolve() == plugin_path()
     assert main(["install", "--plugins-dir", str(tmp_path)]) == 1  # no silent overwrite
     assert main(["install", "--plugins-dir", str(tmp_path), "--force"]) == 0
-    out = subprocess.run([c_host, "-p", f"file://{SAMPLE}", str(link), "ka.verb"], capture_output=True,
+    out = subprocess.run([str(host), "-p", f"file://{SAMPLE}", str(link), "ka.verb"], capture_output=True,
                          text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     records = [json.loads(line) for line in out.stdout.splitlines()]
@@ -131,12 +111,11 @@ def test_check_file_counts_audit_events_and_skips(tmp_path):
 
 def test_check_failure_never_prints_the_token():
     result = run_cli("check", "wss://127.0.0.1:9/tail/?tk=SUPER-SECRET-TOKEN", "--timeout", "3")
-    assert result.returncode in (1, 3)  # open fails, or the plugin keeps retrying and nothing arrives
+    assert result.returncode == 1 and "FAILED to connect" in result.stdout
     assert "SUPER-SECRET-TOKEN" not in result.stdout + result.stderr
     assert "tk=***" in result.stdout
 
 
-@needs_ws
 def test_check_websocket_stream(ldp_frames_server):
     result = run_cli("check", ldp_frames_server.url("good-token"), "--frames", str(SAMPLE_EVENTS + 2))
     assert result.returncode == 0, result.stdout
@@ -144,14 +123,12 @@ def test_check_websocket_stream(ldp_frames_server):
     assert "good-token" not in result.stdout
 
 
-@needs_ws
 def test_check_websocket_bad_token(ldp_frames_server):
     result = run_cli("check", ldp_frames_server.url("wrong-token"), "--timeout", "10")
     assert result.returncode == 1
     assert "token" in result.stdout and "wrong-token" not in result.stdout
 
 
-@needs_ws
 def test_tail_websocket_stream(ldp_frames_server):
     result = run_cli("tail", ldp_frames_server.url("good-token"), "-n", "3", "-f", "ka.user.name")
     assert result.returncode == 0, result.stderr
@@ -163,12 +140,9 @@ def test_plugin_path_flag():
     assert result.returncode == 0 and result.stdout.strip() == str(plugin_path())
 
 
-def test_host_extracts_like_the_golden_corpus():
+def test_host_extracts_like_the_golden_corpus(corpus):
     """host.py against the reference values of the first events of the shared corpus."""
-    corpus = Path("/work/shared/corpus")
     golden = corpus / "golden" / "setA.events.golden.jsonl"
-    if not golden.exists():
-        pytest.skip("shared corpus not available")
     specs = ["ka.verb", "ka.user.groups", "ka.uri.param[timeout]", "ka.req.pod.containers.image[0]"]
     records = [json.loads(line) for line in golden.open(encoding="utf-8")][:50]
     with Plugin() as plugin, plugin.open(f"file://{corpus / 'generated/setA/events.jsonl'}") as stream:

@@ -240,9 +240,7 @@ bool Extractor::uri_param(const char* key) noexcept {
 	if (uri == kNil) return false;
 	text_.clear();
 	append_text(uri, text_);
-	if (text_.find('?') == std::string::npos) return false;  // no query, no key: skip url.Parse
-	bool found = false;
-	if (!go_query_param(text_, key, text2_, &found, scratch_) || !found) return false;
+	if (!go_query_param(text_, key, text2_, scratch_)) return false;
 	add_value(text2_);
 	return true;
 }

@@ -26,6 +26,7 @@ bool host_needs_escape(unsigned char c) {
 // Decodes into `out` when given.
 bool unescape(std::string_view s, Mode mode, std::string* out) {
 	bool host = mode == Mode::Host || mode == Mode::Zone;
+	size_t run = 0;  // start of the bytes not yet copied to out (copied as they are)
 	for (size_t i = 0; i < s.size();) {
 		unsigned char c = s[i];
 		if (c == '%') {
@@ -35,14 +36,18 @@ bool unescape(std::string_view s, Mode mode, std::string* out) {
 			// A host may escape only non-ASCII bytes (and %25 before a zone).
 			if (mode == Mode::Host && v < 0x80 && !pct25) return false;
 			if (mode == Mode::Zone && !pct25 && v != ' ' && host_needs_escape(v)) return false;
-			if (out) *out += char(v);
-			i += 3;
+			if (out) out->append(s.substr(run, i - run)) += char(v);
+			run = i += 3;
 			continue;
 		}
 		if (host && c < 0x80 && host_needs_escape(c)) return false;
-		if (out) *out += (c == '+' && mode == Mode::QueryComponent) ? ' ' : char(c);
+		if (c == '+' && mode == Mode::QueryComponent && out) {
+			out->append(s.substr(run, i - run)) += ' ';
+			run = i + 1;
+		}
 		i++;
 	}
+	if (out) out->append(s.substr(run));
 	return true;
 }
 
@@ -88,9 +93,8 @@ bool parse_authority(std::string_view authority) {
 	       unescape(userinfo.substr(colon + 1), Mode::UserPassword, nullptr);
 }
 
-// Go's url.Parse, keeping only what matters here: success and RawQuery.
-bool parse_url(std::string_view raw, std::string_view* query) {
-	*query = {};
+// Go's url.Parse, keeping only what matters here: success.
+bool parse_url(std::string_view raw) {
 	size_t hash = raw.find('#');
 	std::string_view u = raw.substr(0, hash);
 	if (hash != std::string_view::npos && !unescape(raw.substr(hash + 1), Mode::Fragment, nullptr)) return false;
@@ -114,13 +118,7 @@ bool parse_url(std::string_view raw, std::string_view* query) {
 		break;
 	}
 
-	size_t qmark = rest.find('?');
-	if (qmark != std::string_view::npos && qmark + 1 == rest.size()) {
-		rest.remove_suffix(1);  // ForceQuery: empty query
-	} else if (qmark != std::string_view::npos) {
-		*query = rest.substr(qmark + 1);
-		rest = rest.substr(0, qmark);
-	}
+	rest = rest.substr(0, rest.find('?'));  // the query is parsed on its own
 
 	if (rest.empty() || rest[0] != '/') {
 		if (!scheme.empty()) return true;  // opaque URL
@@ -136,14 +134,12 @@ bool parse_url(std::string_view raw, std::string_view* query) {
 	return unescape(rest, Mode::Path, nullptr);
 }
 
-}  // namespace
-
-bool go_query_param(std::string_view uri, std::string_view key, std::string& value, bool* found,
-                    std::string& scratch) {
-	std::string_view query;
-	*found = false;
-	if (!parse_url(uri, &query)) return false;
+// url.ParseQuery: whether every pair is well-formed. Finds the first value of `key`
+// (decoded into `value`) or, without `value`, only whether it is there.
+bool parse_query(std::string_view query, std::string_view key, std::string* value, bool* found,
+                 std::string& scratch) {
 	bool ok = true;
+	*found = false;
 	while (!query.empty()) {
 		size_t amp = query.find('&');
 		std::string_view pair = query.substr(0, amp);
@@ -157,17 +153,31 @@ bool go_query_param(std::string_view uri, std::string_view key, std::string& val
 		std::string_view k = pair.substr(0, eq);
 		std::string_view v = eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
 		scratch.clear();
-		if (!unescape(k, Mode::QueryComponent, &scratch) || !unescape(v, Mode::QueryComponent, nullptr)) {
+		if (!unescape(k, Mode::QueryComponent, &scratch) || (value && !unescape(v, Mode::QueryComponent, nullptr))) {
 			ok = false;
 			continue;
 		}
 		if (!*found && scratch == key) {
 			*found = true;
-			value.clear();
-			unescape(v, Mode::QueryComponent, &value);
+			if (!value) return ok;
+			value->clear();
+			unescape(v, Mode::QueryComponent, value);
 		}
 	}
 	return ok;
+}
+
+}  // namespace
+
+bool go_query_param(std::string_view uri, std::string_view key, std::string& value, std::string& scratch) {
+	// Look for the key first, in the query as url.Parse cuts it (after the first '?' before
+	// any '#'): most URIs do not have it, and then whether they parse does not matter.
+	std::string_view u = uri.substr(0, uri.find('#'));
+	size_t qmark = u.find('?');
+	bool found = false;
+	if (qmark == std::string_view::npos) return false;
+	parse_query(u.substr(qmark + 1), key, nullptr, &found, scratch);
+	return found && parse_url(uri) && parse_query(u.substr(qmark + 1), key, &value, &found, scratch);
 }
 
 }  // namespace k8a

@@ -6,10 +6,9 @@
 
 namespace k8a {
 
-// url.Parse(uri) then url.ParseQuery(RawQuery), looking up `key`. Returns false when
-// either fails (then upstream has no value for any key); otherwise `*found` tells whether
-// the key is present and `value` holds its first value. `scratch` is a work buffer.
-bool go_query_param(std::string_view uri, std::string_view key, std::string& value, bool* found,
-                    std::string& scratch);
+// Upstream's ka.uri.param[key]: url.Parse(uri), url.ParseQuery(RawQuery), the first value
+// of `key`. False (no value) when the key is absent or either parse fails (then upstream
+// has no value for any key); otherwise `value` holds the value. `scratch` is a work buffer.
+bool go_query_param(std::string_view uri, std::string_view key, std::string& value, std::string& scratch);
 
 }  // namespace k8a

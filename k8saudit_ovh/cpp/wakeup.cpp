@@ -38,7 +38,8 @@ void Wakeup::wait(int timeout_ms) {
 void Wakeup::notify() {
     // The fence orders the ring's publication before reading armed_ (pairs with arm()).
     std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (fd_ >= 0 && armed_.load(std::memory_order_relaxed)) {
+    // Only the first push after arm() writes: one system call per wait, not per event.
+    if (fd_ >= 0 && armed_.load(std::memory_order_relaxed) && armed_.exchange(false, std::memory_order_relaxed)) {
         uint64_t one = 1;
         if (write(fd_, &one, sizeof one) < 0) { /* counter full: the consumer wakes anyway */ }
     }
