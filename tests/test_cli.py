@@ -1,7 +1,11 @@
 """The `k8saudit-ovh` command through the real plugin (shim → ring → extraction)."""
 import json
+import os
+import select
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -155,3 +159,24 @@ def test_host_extracts_like_the_golden_corpus(corpus):
                 assert plugin.extract(event, [spec])[spec] == record["values"].get(spec), (record["line"], spec)
     with pytest.raises(PluginError, match="destroyed"):
         plugin.extract(events[0], specs)
+
+
+def test_tail_status_line_on_a_terminal_and_ctrl_c(ldp_frames_server):
+    """On a TTY, tail redraws a status line on stderr; Ctrl-C ends it cleanly (exit 130)."""
+    leader, follower = os.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "k8saudit_ovh", "tail", ldp_frames_server.url("good-token")],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=follower)
+    os.close(follower)
+    seen, deadline = b"", time.monotonic() + 20
+    try:
+        while b"ev/s" not in seen and time.monotonic() < deadline:
+            if select.select([leader], [], [], 0.5)[0]:
+                seen += os.read(leader, 4096)
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=15)
+    finally:
+        os.close(leader)
+        proc.kill()
+    assert b"ev/s" in seen and b"reconnects 0" in seen and b"\r\x1b[K" in seen
+    assert proc.returncode == 130
+    assert len(out.decode().splitlines()) == SAMPLE_EVENTS  # the events went to stdout, not the status

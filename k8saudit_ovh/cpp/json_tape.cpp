@@ -293,7 +293,7 @@ bool JsonTape::index() noexcept {
 		return true;
 	};
 	uint32_t stack[kMaxDepth];  // open containers
-	uint32_t depth = 0, gaps = 0, i = 0;
+	uint32_t depth = 0, i = 0;
 	if (s[pos_[0]] != '{' && s[pos_[0]] != '[') return false;
 	for (;;) {
 		// A value at i (inside `depth` containers, counted as fastjson does).
@@ -301,7 +301,6 @@ bool JsonTape::index() noexcept {
 		uint8_t c = s[pos_[i]];
 		if (c == '{' || c == '[') {
 			flags_[i] = uint8_t(c == '{' ? JType::Object : JType::Array);
-			gaps |= pos_[i + 1] ^ (pos_[i] + 1);
 			stack[depth++] = i++;
 			if (byte(i) != c + 2) {  // not empty: '}' is '{' + 2, ']' is '[' + 2
 				if (c == '[') continue;
@@ -309,12 +308,10 @@ bool JsonTape::index() noexcept {
 			}
 		} else {
 			if (!atom(i)) return false;
-			gaps |= pos_[i + 1] ^ end_[i];
 			i++;
 			goto after_value;
 		}
 	close:  // i is the closing bracket of stack[depth - 1]
-		gaps |= pos_[i + 1] ^ (pos_[i] + 1);
 		end_[stack[--depth]] = ++i;
 	after_value:
 		if (depth == 0) break;
@@ -324,16 +321,13 @@ bool JsonTape::index() noexcept {
 			c = byte(i);
 			if (c == uint8_t(object ? '}' : ']')) goto close;
 			if (c != ',') return false;
-			gaps |= pos_[i + 1] ^ (pos_[i] + 1);
 			i++;
 			if (!object) continue;
 		}
 	key:  // a member key at i, then ':'
 		if (byte(i) != '"' || !atom(i) || byte(i + 1) != ':') return false;
-		gaps |= (pos_[i + 1] ^ end_[i]) | (pos_[i + 2] ^ (pos_[i + 1] + 1));
 		i += 2;
 	}
-	compact_ = gaps == 0;
 	return i == n;  // nothing after the root
 }
 
@@ -434,11 +428,14 @@ void JsonTape::marshal(Node n, std::string& out) noexcept {
 		else out.append(text_ + pos_[n], end_[n] - pos_[n]);  // untouched: as written
 		return;
 	}
-	// Nothing touched or decoded inside, no whitespace to drop: the input's bytes as they are.
-	uint32_t close = end_[n] - 1;
+	// Nothing touched or decoded inside, no whitespace between tokens: the input's bytes.
+	uint32_t close = end_[n] - 1, gaps = 0;
 	uint8_t state = 0;
-	for (uint32_t i = n; i <= close; i++) state |= flags_[i];
-	if (compact_ && !(state & (kTouched | kKeysDecoded))) {
+	for (uint32_t i = n; i < close; i++) {
+		state |= flags_[i];
+		gaps |= pos_[i + 1] ^ (peek_type(i) > JType::Array ? end_[i] : pos_[i] + 1);
+	}
+	if (!gaps && !(state & (kTouched | kKeysDecoded))) {
 		out.append(text_ + pos_[n], pos_[close] + 1 - pos_[n]);
 		return;
 	}

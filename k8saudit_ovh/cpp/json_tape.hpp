@@ -106,7 +106,6 @@ private:
 	// Per structural: containers: index after the closing bracket; atoms: byte end of the token.
 	std::vector<uint32_t> end_;
 	std::vector<uint8_t> flags_;  // per structural: JType | the bits above
-	bool compact_ = false;        // no whitespace between tokens: a subtree's text is its bytes
 	uint32_t version_ = 0;
 	std::string decode_buf_, key_buf_;
 };
