@@ -261,17 +261,16 @@ class StreamReader:
     def _pump(self, ws: websocket.WebSocket) -> None:
         """Deliver frames until stop (returns) or until the connection fails (raises)."""
         push = self._sink.push_frame
-        recv = ws.recv_data
         ping_interval = self.options.ping_interval
         ping_timeout = self.options.ping_timeout
         # Wake up at least this often on a quiet stream to ping or notice a dead peer.
         ws.settimeout(min(ping_interval, ping_timeout) if ping_interval else None)
-        _buffer_reads(ws)
+        recv = _fast_recv(ws)
         next_ping = time.monotonic() + ping_interval
         ping_unanswered_since = None
         while True:
             try:
-                opcode, data = recv(True)
+                opcode, data = recv()
             except websocket.WebSocketTimeoutException:
                 opcode = None
             except Exception as exc:
@@ -356,20 +355,26 @@ class StreamReader:
 _READ_CHUNK = 256 * 1024
 
 
-def _buffer_reads(ws: websocket.WebSocket) -> None:
-    """Serve websocket-client's frame parser from a read-ahead buffer.
+def _fast_recv(ws: websocket.WebSocket):
+    """`ws.recv_data(True)` for a busy stream: returns () -> (opcode, data).
 
-    Unbuffered, it reads each frame with three or four exact-size recv() calls (header,
-    length, payload), each a poll() and a recv() system call when a timeout is set: that
-    costs a third of the reader's time at tens of thousands of frames a second. The
-    buffer returns at most the size asked for, as a socket does, so the parser's state
-    (and a timeout in the middle of a frame) works unchanged; `ws._recv` keeps its error
-    handling (timeouts, closed connection).
+    websocket-client reads each frame with three or four exact-size recv() calls (header,
+    length, payload), each a poll() and a recv() system call when a timeout is set, and
+    builds several objects per frame: at tens of thousands of frames a second that is
+    most of the reader's time. Here its frame parser reads from a read-ahead buffer (which
+    returns at most the size asked for, as a socket does, so a timeout in the middle of a
+    frame works unchanged, and `ws._recv` keeps its error handling), and a whole final,
+    unmasked text or binary frame below 64 KiB that is already buffered is cut out of the
+    buffer directly. Anything else (control frames, fragments, partial or larger frames)
+    goes through websocket-client as before.
     """
     read = ws._recv
+    parser = ws.frame_buffer
+    fragments = ws.cont_frame
+    slow = ws.recv_data
     buf, pos = b"", 0
 
-    def recv(size: int) -> bytes:
+    def buffered_read(size: int) -> bytes:
         nonlocal buf, pos
         if pos >= len(buf):
             buf, pos = read(_READ_CHUNK), 0
@@ -378,7 +383,28 @@ def _buffer_reads(ws: websocket.WebSocket) -> None:
             return buf
         return buf[start:pos]
 
-    ws.frame_buffer.recv = recv
+    def recv():
+        nonlocal pos
+        n = len(buf)
+        if pos + 4 <= n and parser.header is None and fragments.recving_frames is None:
+            b0 = buf[pos]
+            b1 = buf[pos + 1]
+            # FIN, no RSV bits, opcode text (1) or binary (2); no mask bit (server frames).
+            if (b0 == 0x81 or b0 == 0x82) and b1 < 0x7F:
+                start = pos + 2
+                if b1 == 0x7E:
+                    length = (buf[start] << 8) | buf[start + 1]
+                    start += 2
+                else:
+                    length = b1
+                end = start + length
+                if end <= n:
+                    pos = end
+                    return b0 & 0x0F, buf[start:end]
+        return slow(True)
+
+    parser.recv = buffered_read
+    return recv
 
 
 def _describe(exc: Exception) -> _Failure:

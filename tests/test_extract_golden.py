@@ -6,14 +6,12 @@ specs.json plus the record's ka.uri.param keys, exact equality, no value where t
 oracle panicked.
 """
 import json
-from pathlib import Path
 
 import pytest
 
 from k8saudit_ovh import extract
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-CORPUS = SHARED / "corpus"
+from conftest import CORPUS
 GOLDEN_FILES = ["upstream", "derived", "setA.edge", "setA.events", "setA.large"]
 
 # Lines where we deliberately return something else than the oracle: (file, line) -> (reason,

@@ -1,14 +1,15 @@
 """The field table (fields_json, spec section 11) and argument handling through the C++ path."""
 import json
 import re
-from pathlib import Path
 
 import pytest
 
 from k8saudit_ovh import extract, fields
 from k8saudit_ovh._extract import _extract_raw
 
-SPECS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "golden" / "specs.json"
+from conftest import CORPUS
+
+SPECS = CORPUS / "golden" / "specs.json"
 ARG_FIELDS = ["ka.uri.param", "ka.req.binding.subject.has_name", "ka.req.volume.hostpath"]
 
 POD = {

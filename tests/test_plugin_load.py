@@ -1,7 +1,6 @@
 """The plugin as Falco sees it: loaded by the C host (dlopen RTLD_LOCAL, no Python in the
 process), load-time checks, static answers, config and open-params errors, reloads."""
 import json
-import threading
 
 import pytest
 

@@ -361,16 +361,6 @@ bool JsonTape::check_atom(uint32_t i) noexcept {
 	return true;
 }
 
-std::string_view JsonTape::decoded(uint32_t i, std::string& buf) noexcept {
-	std::string_view r = raw(i);
-	if (!(flags_[i] & kEscapeKnown))
-		flags_[i] |= std::memchr(r.data(), '\\', r.size()) ? kEscapeKnown | kEscaped : kEscapeKnown;
-	if (!(flags_[i] & kEscaped)) return r;
-	buf.clear();
-	unescape_best_effort(r, buf);
-	return buf;
-}
-
 size_t JsonTape::size(Node c) const noexcept {
 	size_t count = 0;
 	for (Node e = first_child(c); e != kNil; e = next_sibling(e, c)) count++;
@@ -397,15 +387,14 @@ Node JsonTape::get(Node n, std::string_view key) noexcept {
 	// Unescaping never lengthens a key, and keeps it as it is when it keeps its length. So
 	// for a `key` without backslash, a raw key of the same length matches as it is, and
 	// only a longer one (with a backslash) needs decoding.
-	bool plain = true;
-	for (char c : key) plain = plain && c != '\\';
+	bool plain = key.find('\\') == std::string_view::npos;
 	const uint32_t close = end_[n] - 1;
 	for (int pass = plain && !(flags_[n] & kKeysDecoded) ? 0 : 1; pass < 2; pass++) {
 		for (Node v = n + 3;; v = after(v) + 3) {
 			uint32_t k = v - 2, len = end_[k] - 2 - pos_[k];
 			if (!plain ? decoded(k, key_buf_) == key
 			    : len == key.size() ? raw_equals(k, key)
-			    : pass && len > key.size() && decoded(k, key_buf_) == key)
+			    : pass && len > key.size() && escaped(k) && decoded(k, key_buf_) == key)
 				return v;
 			if (after(v) == close) break;
 		}

@@ -23,6 +23,9 @@
 
 namespace k8a {
 
+// fastjson's best-effort unescaping of raw string content (appends to `out`).
+void unescape_best_effort(std::string_view raw, std::string& out);
+
 enum class JType : uint8_t { Object, Array, String, Number, True, False, Null };
 
 using Node = uint32_t;  // index in the structural list; the root is 0
@@ -95,7 +98,20 @@ private:
 		return end_[i] - 1 - b == text.size() && (text.empty() || text_[b] == text[0]) &&
 		       std::memcmp(text_ + b, text.data(), text.size()) == 0;
 	}
-	std::string_view decoded(uint32_t i, std::string& buf) noexcept;
+	// Whether the raw text of atom i holds a backslash (found out once per event).
+	bool escaped(uint32_t i) noexcept {
+		if (!(flags_[i] & kEscapeKnown)) {
+			std::string_view r = raw(i);
+			flags_[i] |= std::memchr(r.data(), '\\', r.size()) ? kEscapeKnown | kEscaped : kEscapeKnown;
+		}
+		return flags_[i] & kEscaped;
+	}
+	std::string_view decoded(uint32_t i, std::string& buf) noexcept {
+		if (!escaped(i)) return raw(i);
+		buf.clear();
+		unescape_best_effort(raw(i), buf);
+		return buf;
+	}
 
 	std::unique_ptr<simdjson::internal::dom_parser_implementation> stage1_;
 	size_t capacity_ = 0;
@@ -110,8 +126,6 @@ private:
 	std::string decode_buf_, key_buf_;
 };
 
-// fastjson's best-effort unescaping of raw string content (appends to `out`).
-void unescape_best_effort(std::string_view raw, std::string& out);
 // Go's strconv.AppendQuote as fastjson uses it for strings with special characters.
 void go_quote(std::string_view s, std::string& out);
 

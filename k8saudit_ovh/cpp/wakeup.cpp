@@ -9,6 +9,9 @@
 
 namespace k8a {
 
+// Added latency (at most) per batch, against one wake-up per event at high rates.
+static constexpr long kCoalesceNs = 200'000;
+
 Wakeup::Wakeup() : fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
 
 Wakeup::~Wakeup() {
@@ -32,7 +35,12 @@ void Wakeup::wait(int timeout_ms) {
         return;
     }
     pollfd p{fd_, POLLIN, 0};
-    poll(&p, 1, timeout_ms);
+    if (poll(&p, 1, timeout_ms) > 0 && kCoalesceNs > 0) {
+        // Woken by the first event of a burst: let a few more arrive, so that a busy
+        // stream gives batches of many events, not one context switch per event.
+        timespec ts{0, kCoalesceNs};
+        nanosleep(&ts, nullptr);
+    }
 }
 
 void Wakeup::notify() {
