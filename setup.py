@@ -78,9 +78,11 @@ class BuildPlugin(build_ext):
         gen_dir = Path(self.build_temp).resolve() / "gen"
         write_static_header(gen_dir)
         core = self.compile_core()
+        headers = glob.glob(str(PKG / "cpp" / "*.hpp")) + glob.glob(str(ROOT / "c" / "*.h"))
         for ext in self.extensions:
             ext.extra_objects = core
-            ext.depends = ext.depends + core  # relink when the core changed
+            # Rebuild when the core or a header changed: the modules inline C++ classes.
+            ext.depends = ext.depends + core + headers
         super().build_extensions()
         self.link_plugin(gen_dir)
 

@@ -15,6 +15,7 @@ from .fields import FIELDS
 cdef dict _FIELD_IDS = {f.name: i for i, f in enumerate(FIELDS)}
 cdef uint64_t _evtnum = 0
 cdef Extractor* _extractor = NULL
+cdef dict _REQUESTS = {}  # parsed field lists by spec tuple: callers repeat the same list
 
 
 def _byte_value_code_points(err):
@@ -157,9 +158,14 @@ def extract(event_json: bytes, fields: list) -> dict:
     Returns spec -> str, list of str (list fields) or None (no value). Raises ValueError for
     an unknown field or a missing or malformed argument.
     """
-    cdef _Request req = _Request(fields)
+    cdef tuple specs = tuple(fields)
+    cdef _Request req = _REQUESTS.get(specs)
+    if req is None:
+        if len(_REQUESTS) >= 64:
+            _REQUESTS.clear()
+        req = _REQUESTS[specs] = _Request(specs)
     cdef _Event event = _Event(bytes(event_json))
-    return {spec: _run(event, &req.fields[i]) for i, spec in enumerate(fields)}
+    return {spec: _run(event, &req.fields[i]) for i, spec in enumerate(specs)}
 
 
 def _extract_raw(event_json: bytes, int field_id, arg_key=None, arg_index=None):

@@ -58,11 +58,16 @@ def test_corpus_frames_end_to_end(name, tls, corpus, golden, host, plugin, serve
     base = corpus / FRAME_SETS[name]
     expected = [json.loads(x) for x in (base.parent / f"{base.name}.frames.expected.jsonl").read_text().splitlines()]
     wanted = [golden[(e["file"], e["line"], e["item"])] for x in expected for e in x.get("events", [])]
-    ldp = server(load_frames(f"{base}.frames.jsonl"), tls=tls_files[1] if tls else None)
+    # A last event after the corpus frames: once it arrives, every frame before it (trailing
+    # skipped ones included) has been counted, however fast the events reached the host.
+    sentinel = frame(audit_event(0, auditID="sentinel"))
+    ldp = server(load_frames(f"{base}.frames.jsonl") + [sentinel], tls=tls_files[1] if tls else None)
     config = cfg(caFile=tls_files[0]) if tls else cfg()
-    specs = sorted({s for r in wanted for s in r["values"]})
-    run = run_host(host, plugin, ldp.url(TOKEN), specs, config=config, max_events=len(wanted), time_limit=60)
+    specs = sorted({s for r in wanted for s in r["values"]} | {"ka.auditid"})  # auditid: the sentinel
+    run = run_host(host, plugin, ldp.url(TOKEN), specs, config=config, max_events=len(wanted) + 1, time_limit=60)
     assert run.returncode == 0, run.stderr
+    assert run.events[-1]["values"]["ka.auditid"] == "sentinel"
+    run.events.pop()
     assert [e["ts"] for e in run.events] == [r["ts"] for r in wanted]
     for event, record in zip(run.events, wanted):
         for spec in specs:
@@ -71,7 +76,7 @@ def test_corpus_frames_end_to_end(name, tls, corpus, golden, host, plugin, serve
     skips = collections.Counter(x["reason"].replace("-", "_") for x in expected if x["outcome"] == "skip")
     counted = {k.rsplit(".", 1)[1]: v for k, v in run.metrics.items() if k.startswith("stream.1.frames_skipped.") and v}
     assert counted == dict(skips)
-    assert run.metrics["frames_received"] == len(expected)
+    assert run.metrics["frames_received"] == len(expected) + 1
     assert run.metrics["streams_connected"] == 1 and run.metrics["reconnects"] == 0
     assert_token_hidden(run)
 

@@ -102,8 +102,13 @@ ReadResult AuditReader::read(std::string_view text, EventSink& sink) {
         r.last_skip = last_skip_;
         return r;
     }
+    if (kind_is(root, "Event")) {  // the common case: the text is the event
+        r.stopped = !emit_event(root, text, sink, &r);
+        r.last_skip = last_skip_;
+        return r;
+    }
     // The DOM validated and classified the text; the on-demand pass over the same bytes
-    // gives each event's raw span, which the DOM does not keep.
+    // gives the raw span of each event inside it, which the DOM does not keep.
     od::document doc;
     od::value v;
     if (ondemand_.iterate(padded_.data(), text.size(), padded_.size()).get(doc) || doc.get_value().get(v)) {

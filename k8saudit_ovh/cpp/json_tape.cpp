@@ -240,6 +240,7 @@ void go_quote(std::string_view s, std::string& out) {
 
 bool JsonTape::parse(const char* data, size_t len) noexcept {
 	end_.clear();
+	root_members_.clear();
 	if (len > UINT32_MAX / 2) return false;
 	// fastjson rejects a byte order mark, which simdjson would skip.
 	if (len >= 3 && std::memcmp(data, "\xEF\xBB\xBF", 3) == 0) return false;
@@ -388,15 +389,31 @@ Node JsonTape::get(Node n, std::string_view key) noexcept {
 	// for a `key` without backslash, a raw key of the same length matches as it is, and
 	// only a longer one (with a backslash) needs decoding.
 	bool plain = key.find('\\') == std::string_view::npos;
+	auto match = [&](Node v, uint32_t len, bool decode) {  // len: of the raw key
+		uint32_t k = v - 2;
+		return !plain ? decoded(k, key_buf_) == key
+		       : len == key.size() ? raw_equals(k, key)
+		       : decode && len > key.size() && escaped(k) && decoded(k, key_buf_) == key;
+	};
+	if (n == 0 && root_members_.empty()) {  // every field starts at the root: list its members once
+		try {
+			for (Node v = first_child(0); v != kNil; v = next_sibling(v, 0))
+				root_members_.push_back({v, end_[v - 2] - 2 - pos_[v - 2]});
+		} catch (...) {
+			root_members_.clear();  // out of memory: walk the root like any object
+		}
+	}
 	const uint32_t close = end_[n] - 1;
-	for (int pass = plain && !(flags_[n] & kKeysDecoded) ? 0 : 1; pass < 2; pass++) {
-		for (Node v = n + 3;; v = after(v) + 3) {
-			uint32_t k = v - 2, len = end_[k] - 2 - pos_[k];
-			if (!plain ? decoded(k, key_buf_) == key
-			    : len == key.size() ? raw_equals(k, key)
-			    : pass && len > key.size() && escaped(k) && decoded(k, key_buf_) == key)
-				return v;
-			if (after(v) == close) break;
+	for (bool decode : {false, true}) {
+		if (!decode && (!plain || (flags_[n] & kKeysDecoded))) continue;
+		if (n == 0 && !root_members_.empty()) {
+			for (const Member& m : root_members_)
+				if (match(m.value, m.key_len, decode)) return m.value;
+		} else {
+			for (Node v = n + 3;; v = after(v) + 3) {
+				if (match(v, end_[v - 2] - 2 - pos_[v - 2], decode)) return v;
+				if (after(v) == close) break;
+			}
 		}
 		mark(n, kKeysDecoded);
 	}

@@ -122,6 +122,11 @@ private:
 	// Per structural: containers: index after the closing bracket; atoms: byte end of the token.
 	std::vector<uint32_t> end_;
 	std::vector<uint8_t> flags_;  // per structural: JType | the bits above
+	struct Member {
+		Node value;
+		uint32_t key_len;  // raw
+	};
+	std::vector<Member> root_members_;  // filled by the first lookup in the root
 	uint32_t version_ = 0;
 	std::string decode_buf_, key_buf_;
 };
