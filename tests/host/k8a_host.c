@@ -75,6 +75,11 @@ static void* guarded_alloc(size_t size) {
 	return base + page - size;
 }
 
+static void guarded_free(void* p, size_t size) {
+	long page = sysconf(_SC_PAGESIZE);
+	munmap((uint8_t*)p + size - page, 2 * page);
+}
+
 #define REQUIRED(api, name) load_symbol(api, #name, (void**)&(api)->name, 1)
 #define OPTIONAL(api, name) load_symbol(api, #name, (void**)&(api)->name, 0)
 
@@ -327,6 +332,16 @@ static int count_entries(const char* dir, const char* link_prefix) {
 	return n;
 }
 
+static long rss_kb(void) {
+	FILE* f = fopen("/proc/self/status", "r");
+	char line[256];
+	long kb = -1;
+	while (f && fgets(line, sizeof line, f))
+		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1) break;
+	if (f) fclose(f);
+	return kb;
+}
+
 static int run_once(const options* o) {
 	plugin_api api;
 	load_plugin(&api, o->plugin);
@@ -457,11 +472,14 @@ static int run_once(const options* o) {
 	print_metrics(&api, st);
 	printf("}\n");
 	fflush(stdout);
+	guarded_free(in, sizeof(ss_plugin_field_extract_input));
+	guarded_free(field, sizeof(ss_plugin_extract_field));
 	double t0 = now_s();
 	api.close(st, h);
 	double close_s = now_s() - t0;
 	api.destroy(st);
 	if (dlclose(api.handle) != 0) die(1, "dlclose: %s", dlerror());
+	guarded_free(init_in, sizeof(ss_plugin_init_input));
 	/* A joined thread may take a moment to leave the kernel's task list. */
 	int threads = count_entries("/proc/self/task", NULL);
 	for (int i = 0; i < 100 && threads > 1; i++) {
@@ -469,8 +487,8 @@ static int run_once(const options* o) {
 		nanosleep(&pause, NULL);
 		threads = count_entries("/proc/self/task", NULL);
 	}
-	printf("{\"closed\":true,\"close_seconds\":%.3f,\"threads\":%d,\"sockets\":%d}\n", close_s, threads,
-	       count_entries("/proc/self/fd", "socket:"));
+	printf("{\"closed\":true,\"close_seconds\":%.3f,\"threads\":%d,\"sockets\":%d,\"rss_kb\":%ld}\n", close_s,
+	       threads, count_entries("/proc/self/fd", "socket:"), rss_kb());
 	fflush(stdout);
 	return status;
 }
