@@ -226,9 +226,11 @@ def test_close_during_a_blocked_read_is_prompt(host, plugin, server):
 
 def test_open_close_100_times_leaves_no_thread_or_socket(host, plugin, server):
     ldp = server([frame(audit_event(1))])
-    run = run_host(host, plugin, ldp.url(TOKEN), ["ka.verb"], config=cfg(), max_events=1, time_limit=5,
-                   cycles=100, timeout=300)
+    run = run_host(host, plugin, ldp.url(TOKEN), ["ka.verb"], config=cfg(ringBytes=1 << 20), max_events=1,
+                   time_limit=5, cycles=100, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
     assert len(run.closes) == 100 and len(run.events) == 100
     assert all(c["threads"] == 1 and c["sockets"] == 0 for c in run.closes)
     assert max(c["close_seconds"] for c in run.closes) < 1.0
+    # each instance fills a 1 MiB ring: a leaked stream would add 1 MiB per cycle
+    assert run.closes[-1]["rss_kb"] - run.closes[20]["rss_kb"] < 8 * 1024

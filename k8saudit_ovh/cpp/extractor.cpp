@@ -177,10 +177,10 @@ bool Extractor::extract_field(const FieldOp& op, const ss_plugin_extract_field& 
 Node Extractor::get(Node v, std::string_view key) noexcept {
 	Lookup& l = lookups_[(v * 0x9E3779B1u ^ uint32_t(reinterpret_cast<uintptr_t>(key.data()) >> 3)) & 255];
 	// The same lookup gives the same member as long as the object compares keys the same way.
-	if (l.event == event_ && l.parent == v && l.key == key.data() && l.keys_decoded == tape_.keys_decoded(v))
+	if (l.event == event_ && l.parent == v && l.key == key.data() && l.mode == tape_.lookup_mode(v))
 		return l.result;
 	Node r = tape_.get(v, key);
-	l = {event_, key.data(), v, r, tape_.keys_decoded(v)};
+	l = {event_, key.data(), v, r, tape_.lookup_mode(v)};
 	return r;
 }
 

@@ -90,7 +90,7 @@ private:
 		uint64_t event = 0;
 		const char* key = nullptr;
 		Node parent = kNil, result = kNil;
-		bool keys_decoded = false;  // the parent's state after the lookup
+		bool mode = false;  // the parent's lookup_mode after the lookup
 	};
 	std::array<Lookup, 256> lookups_{};  // direct-mapped on (parent, key)
 	JsonTape tape_;

@@ -396,26 +396,32 @@ Node JsonTape::get(Node n, std::string_view key) noexcept {
 		       : decode && len > key.size() && escaped(k) && decoded(k, key_buf_) == key;
 	};
 	if (n == 0 && root_members_.empty()) {  // every field starts at the root: list its members once
+		root_plain_ = true;
 		try {
-			for (Node v = first_child(0); v != kNil; v = next_sibling(v, 0))
+			for (Node v = first_child(0); v != kNil; v = next_sibling(v, 0)) {
 				root_members_.push_back({v, end_[v - 2] - 2 - pos_[v - 2]});
+				root_plain_ = root_plain_ && !escaped(v - 2);
+			}
 		} catch (...) {
 			root_members_.clear();  // out of memory: walk the root like any object
 		}
 	}
+	if (n == 0 && root_plain_ && !root_members_.empty()) {
+		// No root key is escaped, so decoded keys are the raw ones: one raw search answers.
+		if (plain)
+			for (const Member& m : root_members_)
+				if (m.key_len == key.size() && raw_equals(m.value - 2, key)) return m.value;
+		mark(0, kKeysDecoded);
+		return kNil;
+	}
 	const uint32_t close = end_[n] - 1;
 	for (bool decode : {false, true}) {
-		if (!decode && (!plain || (flags_[n] & kKeysDecoded))) continue;
-		if (n == 0 && !root_members_.empty()) {
-			for (const Member& m : root_members_)
-				if (match(m.value, m.key_len, decode)) return m.value;
-		} else {
-			for (Node v = n + 3;; v = after(v) + 3) {
-				if (match(v, end_[v - 2] - 2 - pos_[v - 2], decode)) return v;
-				if (after(v) == close) break;
-			}
+		if (decode) mark(n, kKeysDecoded);
+		else if (!plain || (flags_[n] & kKeysDecoded)) continue;
+		for (Node v = n + 3;; v = after(v) + 3) {
+			if (match(v, end_[v - 2] - 2 - pos_[v - 2], decode)) return v;
+			if (after(v) == close) break;
 		}
-		mark(n, kKeysDecoded);
 	}
 	return kNil;
 }

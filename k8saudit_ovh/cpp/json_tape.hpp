@@ -50,8 +50,11 @@ public:
 	// first), array element when `key` is a decimal index, kNil otherwise.
 	Node get(Node n, std::string_view key) noexcept;
 
-	// Whether a lookup on object n compares decoded keys (the only state Get depends on).
-	bool keys_decoded(Node n) const noexcept { return flags_[n] & kKeysDecoded; }
+	// The only state Get on object n depends on: whether it compares decoded keys (which
+	// makes no difference in a root without escaped keys).
+	bool lookup_mode(Node n) const noexcept {
+		return (flags_[n] & kKeysDecoded) && !(n == 0 && root_plain_ && !root_members_.empty());
+	}
 
 	size_t size(Node container) const noexcept;
 	Node first_child(Node c) const noexcept {
@@ -127,6 +130,7 @@ private:
 		uint32_t key_len;  // raw
 	};
 	std::vector<Member> root_members_;  // filled by the first lookup in the root
+	bool root_plain_ = false;           // no root key has a backslash
 	uint32_t version_ = 0;
 	std::string decode_buf_, key_buf_;
 };
