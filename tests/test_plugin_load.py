@@ -107,3 +107,14 @@ def test_reload_cycles_in_one_process(host, plugin, tmp_path):
     assert {e["values"]["ka.verb"] for e in run.events} == {"get"}
     assert all(e["ts"] == 1740046272500000000 for e in run.events)
     assert all(c["threads"] == 1 and c["sockets"] == 0 for c in run.closes)
+
+
+def test_missing_python_runtime_is_a_clear_init_error(host, plugin, tmp_path):
+    """A bundle whose standard library is missing: init fails with a message, no crash."""
+    bundle = tmp_path / "bundle"
+    (bundle / "python" / "lib" / "python3.11").mkdir(parents=True)
+    (bundle / "python" / "lib" / "python3.11" / "os.py").write_text("")
+    (bundle / "libk8saudit-ovh.so").write_bytes(plugin.read_bytes())
+    run = run_host(host, bundle / "libk8saudit-ovh.so", "file:///dev/null")
+    assert run.returncode == 3 and run.end["end"] == "init-failure"
+    assert "standard library" in run.end["error"] and str(bundle) in run.end["error"]
