@@ -13,8 +13,9 @@
 The frames are set A's real LDP frames of 2 000 to 3 000 bytes holding one audit event; without
 ../shared, synthetic frames of the same size. The numbers are printed (-s) and stored in each
 benchmark's extra_info (--benchmark-json); pytest-benchmark's own times include the start of
-the host and the server, so read the rates, not its table. Nothing asserts a rate: the
-machine may be busy. See docs/benchmarks.md for results and how they were measured.
+the host and the server, so read the rates, not its table. Nothing asserts a rate: on a
+2-core machine the server, the reader and the consumer already share the cores, and any
+other load lowers (1) directly.
 """
 import json
 import os

@@ -386,7 +386,10 @@ def _fast_recv(ws: websocket.WebSocket):
     def recv():
         nonlocal pos
         n = len(buf)
-        if pos + 4 <= n and parser.header is None and fragments.recving_frames is None:
+        # Only between frames: websocket-client holds no part of one (header, bytes read
+        # before a timeout) and is not in the middle of a fragmented message.
+        if pos + 4 <= n and parser.header is None and not parser.recv_buffer \
+                and fragments.recving_frames is None:
             b0 = buf[pos]
             b1 = buf[pos + 1]
             # FIN, no RSV bits, opcode text (1) or binary (2); no mask bit (server frames).

@@ -9,8 +9,18 @@
 
 namespace k8a {
 
-// Added latency (at most) per batch, against one wake-up per event at high rates.
+// A busy stream (twice in a row the consumer slept less than kBusyNs before an event came)
+// gets batches of many events instead of one wake-up (two context switches) per event:
+// after the wake-up the consumer waits kCoalesceNs more. A quieter stream, or a short
+// burst of one, gets no added latency.
+static constexpr long kBusyNs = 100'000;
 static constexpr long kCoalesceNs = 200'000;
+
+static long elapsed_ns(const timespec& since) {
+    timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (now.tv_sec - since.tv_sec) * 1'000'000'000L + (now.tv_nsec - since.tv_nsec);
+}
 
 Wakeup::Wakeup() : fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
 
@@ -35,9 +45,11 @@ void Wakeup::wait(int timeout_ms) {
         return;
     }
     pollfd p{fd_, POLLIN, 0};
-    if (poll(&p, 1, timeout_ms) > 0 && kCoalesceNs > 0) {
-        // Woken by the first event of a burst: let a few more arrive, so that a busy
-        // stream gives batches of many events, not one context switch per event.
+    timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    bool was_quick = quick_;
+    quick_ = poll(&p, 1, timeout_ms) > 0 && elapsed_ns(start) < kBusyNs;
+    if (quick_ && was_quick) {
         timespec ts{0, kCoalesceNs};
         nanosleep(&ts, nullptr);
     }
