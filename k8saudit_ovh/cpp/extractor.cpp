@@ -73,16 +73,17 @@ ss_plugin_rc Extractor::extract(const ss_plugin_event_input* evt, const ss_plugi
 			}
 			spans_.emplace_back(first, starts_.size() - first);
 		}
+		ptrs_.resize(starts_.size());
+		for (size_t i = 0; i < starts_.size(); i++) ptrs_[i] = values_.data() + starts_[i];
 	} catch (...) {  // only allocation can throw
 		last_error_ = "extract: out of memory";
-		spans_.assign(in->num_fields, {0, 0});
+		spans_.clear();  // every field: no value
 		rc = SS_PLUGIN_FAILURE;
 	}
-	ptrs_.resize(starts_.size());
-	for (size_t i = 0; i < starts_.size(); i++) ptrs_[i] = values_.data() + starts_[i];
-	for (uint32_t i = 0; i < in->num_fields && i < spans_.size(); i++) {
-		in->fields[i].res.str = ptrs_.data() + spans_[i].first;
-		in->fields[i].res_len = spans_[i].second;
+	for (uint32_t i = 0; i < in->num_fields; i++) {
+		bool set = i < spans_.size();
+		in->fields[i].res.str = set ? ptrs_.data() + spans_[i].first : nullptr;
+		in->fields[i].res_len = set ? spans_[i].second : 0;
 	}
 	return rc;
 }

@@ -44,7 +44,7 @@ private:
 	// The values of one field on one event, kept for the next requests of the same field
 	// (rules repeat fields a lot). Valid while the event and the tape's version are the same.
 	struct Cached {
-		uint64_t event = 0;  // 0: nothing cached
+		uint64_t event = 0;     // 0: nothing cached
 		uint64_t computed = 0;  // event of the last computation
 		uint32_t version = 0;
 		bool arg_present = false;
@@ -52,6 +52,13 @@ private:
 		std::string arg_key;
 		std::string values;           // as in values_
 		std::vector<uint32_t> starts;  // offsets in `values`
+	};
+
+	struct Lookup {  // see get()
+		uint64_t event = 0;
+		const char* key = nullptr;
+		Node parent = kNil, result = kNil;
+		bool mode = false;  // the parent's lookup_mode after the lookup
 	};
 
 	bool load(const ss_plugin_event_input* evt) noexcept;
@@ -86,12 +93,6 @@ private:
 
 	std::vector<FieldOp> table_;
 	std::vector<Cached> cache_;  // by field_id
-	struct Lookup {
-		uint64_t event = 0;
-		const char* key = nullptr;
-		Node parent = kNil, result = kNil;
-		bool mode = false;  // the parent's lookup_mode after the lookup
-	};
 	std::array<Lookup, 256> lookups_{};  // direct-mapped on (parent, key)
 	JsonTape tape_;
 	bool parsed_ = false;

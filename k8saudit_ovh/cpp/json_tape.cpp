@@ -239,8 +239,14 @@ void go_quote(std::string_view s, std::string& out) {
 }
 
 bool JsonTape::parse(const char* data, size_t len) noexcept {
+	if (scan(data, len) && index()) return true;
 	end_.clear();
-	root_members_.clear();
+	root_plain_ = false;
+	return false;
+}
+
+// simdjson's stage 1 over the payload: pos_ gets the offset of every structural.
+bool JsonTape::scan(const char* data, size_t len) noexcept {
 	if (len > UINT32_MAX / 2) return false;
 	// fastjson rejects a byte order mark, which simdjson would skip.
 	if (len >= 3 && std::memcmp(data, "\xEF\xBB\xBF", 3) == 0) return false;
@@ -266,42 +272,48 @@ bool JsonTape::parse(const char* data, size_t len) noexcept {
 		scan_ = sanitized_.data();
 		if (sanitize(sanitized_.data(), len)) err = stage1_->stage1(scan_, len, simdjson::stage1_mode::regular);
 	}
-	if (err || !index()) {
-		end_.clear();
-		return false;
-	}
-	return true;
+	pos_ = stage1_->structural_indexes.get();  // followed by two sentinels at the input's end
+	return !err;
 }
 
 // One pass over the structurals: fastjson's grammar, its nesting limit, and end_/flags_.
 bool JsonTape::index() noexcept {
 	const uint32_t n = stage1_->n_structural_indexes;
-	pos_ = stage1_->structural_indexes.get();  // followed by two sentinels at the input's end
 	try {
 		end_.resize(n);
 		flags_.resize(n);
+		// A root member takes 4 structurals (3 for the last); never shrunk: no zeroing per event.
+		if (root_members_.size() < n / 4 + 1) root_members_.resize(n / 4 + 1);
 	} catch (...) {
 		return false;
 	}
-	std::memset(flags_.data(), 0, n);
+	// Local pointers: stores to the uint8_t flags may alias anything, so members would be
+	// reloaded after each one.
 	const uint8_t* s = scan_;
-	auto byte = [&](uint32_t i) { return i < n ? s[pos_[i]] : 0; };  // the end of input reads as 0
-	auto atom = [&](uint32_t i) {  // check_atom, with a shortcut for the common case
-		uint32_t b = pos_[i], e = pos_[i + 1];
+	const uint32_t* pos = pos_;
+	uint32_t* end = end_.data();
+	uint8_t* flags = flags_.data();
+	Member* members = root_members_.data();
+	uint32_t count = 0;
+	bool plain = true;
+	std::memset(flags, 0, n);
+	auto byte = [=](uint32_t i) { return i < n ? s[pos[i]] : 0; };  // the end of input reads as 0
+	auto atom = [=](uint32_t i) {  // check_atom, with a shortcut for the common case
+		uint32_t b = pos[i], e = pos[i + 1];
 		if (s[b] != '"' || s[e - 1] != '"' || e - b < 2) return check_atom(i);
-		flags_[i] = uint8_t(JType::String);  // a string directly followed by the next token
-		end_[i] = e;
+		flags[i] = uint8_t(JType::String);  // a string directly followed by the next token
+		end[i] = e;
 		return true;
 	};
 	uint32_t stack[kMaxDepth];  // open containers
 	uint32_t depth = 0, i = 0;
-	if (s[pos_[0]] != '{' && s[pos_[0]] != '[') return false;
+	if (s[pos[0]] != '{' && s[pos[0]] != '[') return false;
 	for (;;) {
 		// A value at i (inside `depth` containers, counted as fastjson does).
 		if (i >= n || depth >= kMaxDepth) return false;
-		uint8_t c = s[pos_[i]];
+		uint8_t c = s[pos[i]];
 		if (c == '{' || c == '[') {
-			flags_[i] = uint8_t(c == '{' ? JType::Object : JType::Array);
+			flags[i] = uint8_t(c == '{' ? JType::Object : JType::Array);
 			stack[depth++] = i++;
 			if (byte(i) != c + 2) {  // not empty: '}' is '{' + 2, ']' is '[' + 2
 				if (c == '[') continue;
@@ -313,12 +325,11 @@ bool JsonTape::index() noexcept {
 			goto after_value;
 		}
 	close:  // i is the closing bracket of stack[depth - 1]
-		end_[stack[--depth]] = ++i;
+		end[stack[--depth]] = ++i;
 	after_value:
 		if (depth == 0) break;
 		{
-			uint32_t open = stack[depth - 1];
-			bool object = flags_[open] == uint8_t(JType::Object);
+			bool object = flags[stack[depth - 1]] == uint8_t(JType::Object);
 			c = byte(i);
 			if (c == uint8_t(object ? '}' : ']')) goto close;
 			if (c != ',') return false;
@@ -327,8 +338,16 @@ bool JsonTape::index() noexcept {
 		}
 	key:  // a member key at i, then ':'
 		if (byte(i) != '"' || !atom(i) || byte(i + 1) != ':') return false;
+		if (depth == 1) {  // every field starts at the root: list its members
+			members[count++] = {i + 2, end[i] - pos[i] - 2};
+			bool backslash = false;  // no early exit: the compiler vectorizes this
+			for (uint32_t b = pos[i] + 1; b < end[i] - 1; b++) backslash |= s[b] == '\\';
+			plain = plain && !backslash;
+		}
 		i += 2;
 	}
+	root_count_ = count;
+	root_plain_ = plain;
 	return i == n;  // nothing after the root
 }
 
@@ -395,22 +414,12 @@ Node JsonTape::get(Node n, std::string_view key) noexcept {
 		       : len == key.size() ? raw_equals(k, key)
 		       : decode && len > key.size() && escaped(k) && decoded(k, key_buf_) == key;
 	};
-	if (n == 0 && root_members_.empty()) {  // every field starts at the root: list its members once
-		root_plain_ = true;
-		try {
-			for (Node v = first_child(0); v != kNil; v = next_sibling(v, 0)) {
-				root_members_.push_back({v, end_[v - 2] - 2 - pos_[v - 2]});
-				root_plain_ = root_plain_ && !escaped(v - 2);
-			}
-		} catch (...) {
-			root_members_.clear();  // out of memory: walk the root like any object
-		}
-	}
-	if (n == 0 && root_plain_ && !root_members_.empty()) {
+	if (n == 0 && root_plain_) {
 		// No root key is escaped, so decoded keys are the raw ones: one raw search answers.
-		if (plain)
-			for (const Member& m : root_members_)
-				if (m.key_len == key.size() && raw_equals(m.value - 2, key)) return m.value;
+		for (uint32_t j = 0; plain && j < root_count_; j++) {
+			const Member& m = root_members_[j];
+			if (m.key_len == key.size() && raw_equals(m.value - 2, key)) return m.value;
+		}
 		mark(0, kKeysDecoded);
 		return kNil;
 	}

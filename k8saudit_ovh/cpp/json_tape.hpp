@@ -53,7 +53,7 @@ public:
 	// The only state Get on object n depends on: whether it compares decoded keys (which
 	// makes no difference in a root without escaped keys).
 	bool lookup_mode(Node n) const noexcept {
-		return (flags_[n] & kKeysDecoded) && !(n == 0 && root_plain_ && !root_members_.empty());
+		return (flags_[n] & kKeysDecoded) && !(n == 0 && root_plain_);
 	}
 
 	size_t size(Node container) const noexcept;
@@ -85,6 +85,7 @@ private:
 	void mark(Node n, uint8_t bit) noexcept {
 		if (!(flags_[n] & bit)) flags_[n] |= bit, version_++;
 	}
+	bool scan(const char* data, size_t len) noexcept;
 	bool index() noexcept;
 	bool check_atom(uint32_t i) noexcept;
 	// Structural after the subtree of value n.
@@ -129,8 +130,9 @@ private:
 		Node value;
 		uint32_t key_len;  // raw
 	};
-	std::vector<Member> root_members_;  // filled by the first lookup in the root
-	bool root_plain_ = false;           // no root key has a backslash
+	std::vector<Member> root_members_;  // the first root_count_ are the root's members
+	uint32_t root_count_ = 0;
+	bool root_plain_ = false;  // no root key has a backslash: lookups use root_members_
 	uint32_t version_ = 0;
 	std::string decode_buf_, key_buf_;
 };
