@@ -7,15 +7,8 @@
 
 namespace k8a {
 
-namespace dom = simdjson::dom;
-namespace od = simdjson::ondemand;
-
-// fastjson, upstream's parser, refuses a scalar nested in 300 containers (299 pass).
-static constexpr size_t kMaxDepth = 300;
-
 const char* skip_reason_name(int reason) {
-    Skip r = Skip(reason);
-    switch (r) {
+    switch (Skip(reason)) {
         case Skip::NotJson: return "not_json";
         case Skip::NotAudit: return "not_audit_event";
         case Skip::NoStageTimestamp: return "no_stage_timestamp";
@@ -33,10 +26,7 @@ uint64_t ReaderCounters::skipped_total() const {
 }
 
 AuditReader::AuditReader(size_t max_event_size, RateLimitedLog* log)
-    : max_event_size_(max_event_size), log_(log) {
-    // Later documents grow the capacity but keep this depth limit.
-    if (dom_.allocate(64 * 1024, kMaxDepth)) log_line("cannot allocate the JSON parser");
-}
+    : max_event_size_(max_event_size), log_(log) {}
 
 void AuditReader::skip(Skip reason, const char* fmt, ...) {
     counters.count_skip(reason);
@@ -56,24 +46,24 @@ static bool is_blank(std::string_view s) {
     return true;
 }
 
-static bool kind_is(dom::element e, std::string_view want) {
-    std::string_view kind;
-    return e.is_object() && e.get_object()["kind"].get_string().get(kind) == simdjson::SUCCESS && kind == want;
+// Upstream reads `kind` with Get("kind").GetStringBytes(): the first "kind" member, if a string.
+bool AuditReader::kind_is(Node n, std::string_view want) {
+    Node kind = tape_.get(n, "kind");
+    return kind != kNil && tape_.peek_type(kind) == JType::String && tape_.string(kind) == want;
 }
 
-// An element upstream accepts inside a JSON array: an Event, an EventList with a
-// non-empty items array, or (recursively) an array of those.
-bool AuditReader::is_event_container(dom::element e) const {
-    if (e.is_array()) {
-        dom::array arr = e.get_array().value_unsafe();
-        for (dom::element child : arr)
-            if (!is_event_container(child)) return false;
+// What upstream accepts as a line: an Event, an EventList with a non-empty items array,
+// or an array of those (recursively). Anything else drops the whole line.
+bool AuditReader::is_event_container(Node n) {
+    if (tape_.peek_type(n) == JType::Array) {
+        for (Node c = tape_.first_child(n); c != kNil; c = tape_.next_sibling(c, n))
+            if (!is_event_container(c)) return false;
         return true;
     }
-    if (kind_is(e, "Event")) return true;
-    dom::array items;
-    return kind_is(e, "EventList") && e.get_object()["items"].get_array().get(items) == simdjson::SUCCESS &&
-           items.size() > 0;
+    if (tape_.peek_type(n) != JType::Object) return false;
+    if (kind_is(n, "Event")) return true;
+    Node items = kind_is(n, "EventList") ? tape_.get(n, "items") : kNil;
+    return items != kNil && tape_.peek_type(items) == JType::Array && tape_.size(items) > 0;
 }
 
 ReadResult AuditReader::read(std::string_view text, EventSink& sink) {
@@ -85,118 +75,65 @@ ReadResult AuditReader::read(std::string_view text, EventSink& sink) {
     }
     if (is_blank(text)) {
         skip(Skip::Blank, "cannot parse JSON: cannot parse empty string");
-        r.last_skip = last_skip_;
-        return r;
-    }
-    padded_.assign(text.data(), text.size());
-    padded_.append(simdjson::SIMDJSON_PADDING, '\0');
-    dom::element root;
-    auto err = starts_with_bom(text) ? simdjson::UTF8_ERROR : dom_.parse(padded_.data(), text.size(), false).get(root);
-    if (err) {
-        skip(Skip::NotJson, "cannot parse JSON: %s", simdjson::error_message(err));
-        r.last_skip = last_skip_;
-        return r;
-    }
-    if (!is_event_container(root)) {
+    } else if (!tape_.parse(text.data(), text.size())) {
+        // The tape only takes containers; a bare scalar is JSON, just not an event.
+        padded_scalar_.assign(text.data(), text.size());
+        padded_scalar_.append(simdjson::SIMDJSON_PADDING, '\0');
+        simdjson::dom::element root;
+        if (!starts_with_bom(text) && !scalar_parser_.parse(padded_scalar_.data(), text.size(), false).get(root) &&
+            !root.is_array() && !root.is_object())
+            skip(Skip::NotAudit, "data not recognized as a k8s audit event");
+        else
+            skip(Skip::NotJson, "cannot parse JSON");
+    } else if (!is_event_container(0)) {
         skip(Skip::NotAudit, "data not recognized as a k8s audit event");
-        r.last_skip = last_skip_;
-        return r;
+    } else {
+        r.stopped = !emit_value(0, sink, &r);
     }
-    if (kind_is(root, "Event")) {  // the common case: the text is the event
-        r.stopped = !emit_event(root, text, sink, &r);
-        r.last_skip = last_skip_;
-        return r;
-    }
-    // The DOM validated and classified the text; the on-demand pass over the same bytes
-    // gives the raw span of each event inside it, which the DOM does not keep.
-    od::document doc;
-    od::value v;
-    if (ondemand_.iterate(padded_.data(), text.size(), padded_.size()).get(doc) || doc.get_value().get(v)) {
-        skip(Skip::NotJson, "cannot parse JSON");
-        r.last_skip = last_skip_;
-        return r;
-    }
-    r.stopped = !emit_value(root, v, sink, &r);
     r.last_skip = last_skip_;
     return r;
 }
 
-// The DOM pass validated the text, so the on-demand pass cannot fail; if it ever does,
-// the rest of the text is skipped rather than trusted.
-bool AuditReader::malformed() {
-    skip(Skip::NotJson, "cannot parse JSON: inconsistent parse");
-    return true;
-}
-
-bool AuditReader::emit_value(dom::element e, od::value v, EventSink& sink, ReadResult* r) {
-    if (e.is_array()) {
-        od::array arr;
-        if (v.get_array().get(arr)) return malformed();
-        auto it = arr.begin();
-        dom::array children = e.get_array().value_unsafe();
-        for (dom::element child : children) {
-            od::value cv;
-            if ((*it).get(cv)) return malformed();
-            if (!emit_value(child, cv, sink, r)) return false;
-            ++it;
-        }
+bool AuditReader::emit_value(Node n, EventSink& sink, ReadResult* r) {
+    if (tape_.peek_type(n) == JType::Array) {
+        for (Node c = tape_.first_child(n); c != kNil; c = tape_.next_sibling(c, n))
+            if (!emit_value(c, sink, r)) return false;
         return true;
     }
-    if (kind_is(e, "Event")) {
-        std::string_view raw;
-        if (v.raw_json().get(raw)) return malformed();
-        return emit_event(e, raw, sink, r);
-    }
-    od::object obj;
-    od::array items;
-    if (v.get_object().get(obj) || obj.find_field_unordered("items").get_array().get(items)) return malformed();
-    dom::array dom_items = e.get_object()["items"].get_array().value_unsafe();
-    return emit_list(dom_items, items, sink, r);
-}
-
-bool AuditReader::emit_list(dom::array items, od::array od_items, EventSink& sink, ReadResult* r) {
-    auto it = od_items.begin();
-    for (dom::element item : items) {
-        od::value v;
-        std::string_view raw;
-        if ((*it).get(v) || v.raw_json().get(raw)) return malformed();
-        if (!emit_event(item, raw, sink, r)) return false;
-        ++it;
-    }
+    if (kind_is(n, "Event")) return emit_event(n, sink, r);
+    // An EventList: its items are events whatever their kind (upstream does not check).
+    Node items = tape_.get(n, "items");
+    for (Node item = tape_.first_child(items); item != kNil; item = tape_.next_sibling(item, items))
+        if (!emit_event(item, sink, r)) return false;
     return true;
 }
 
-// One event: upstream checks stageTimestamp, then the payload size. Returns false only
-// when the sink asks to stop.
-bool AuditReader::emit_event(dom::element e, std::string_view raw, EventSink& sink, ReadResult* r) {
-    dom::element st;
-    if (!e.is_object() || e.get_object()["stageTimestamp"].get(st)) {
+// One event: upstream checks stageTimestamp, then the size of its re-serialized JSON.
+// Returns false only when the sink asks to stop.
+bool AuditReader::emit_event(Node n, EventSink& sink, ReadResult* r) {
+    Node st = tape_.peek_type(n) == JType::Object ? tape_.get(n, "stageTimestamp") : kNil;
+    if (st == kNil) {
         skip(Skip::NoStageTimestamp, "can't read stageTimestamp");
         return true;
     }
-    std::string_view text;  // a non-string value parses as "" upstream
-    if (st.get_string().get(text)) text = {};
+    // GetStringBytes of a non-string is nil, which parses as "".
+    std::string_view text = tape_.peek_type(st) == JType::String ? tape_.string(st) : std::string_view();
     uint64_t ts;
     if (!parse_rfc3339_ns(text.data(), text.size(), &ts)) {
         skip(Skip::BadStageTimestamp, "parsing time \"%.*s\": not RFC 3339", int(text.size() > 64 ? 64 : text.size()),
              text.data());
         return true;
     }
-    // The payload is the event's own JSON without insignificant whitespace.
-    minified_.resize(raw.size());
-    size_t len = 0;
-    if (simdjson::minify(raw.data(), raw.size(), minified_.data(), len)) {
-        skip(Skip::NotJson, "cannot parse JSON: minify failed");
-        return true;
-    }
-    if (len > max_event_size_) {
-        skip(Skip::Oversized, "event larger than maxEventSize: size=%zu", len);
+    payload_.clear();
+    tape_.marshal(n, payload_);  // the input's bytes when compact, else upstream's re-serialization
+    if (payload_.size() > max_event_size_) {
+        skip(Skip::Oversized, "event larger than maxEventSize: size=%zu", payload_.size());
         return true;
     }
     // Counted first: once in the ring, the event may reach Falco before emit() returns.
     counters.count_event();
     r->events++;
-    return sink.emit(std::string_view(minified_.data(), len), ts);
+    return sink.emit(payload_, ts);
 }
 
 }  // namespace k8a

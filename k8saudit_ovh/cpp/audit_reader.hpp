@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "json_tape.hpp"
 #include "rate_log.hpp"
 #include "simdjson.h"
 
@@ -67,19 +68,20 @@ public:
     ReaderCounters counters;
 
 private:
-    bool is_event_container(simdjson::dom::element e) const;
-    bool malformed();
+    bool is_event_container(Node n);
+    bool kind_is(Node n, std::string_view want);
     // Each returns false when the sink asked to stop.
-    bool emit_value(simdjson::dom::element e, simdjson::ondemand::value v, EventSink& sink, ReadResult* r);
-    bool emit_list(simdjson::dom::array items, simdjson::ondemand::array od_items, EventSink& sink, ReadResult* r);
-    bool emit_event(simdjson::dom::element e, std::string_view raw, EventSink& sink, ReadResult* r);
+    bool emit_value(Node n, EventSink& sink, ReadResult* r);
+    bool emit_event(Node n, EventSink& sink, ReadResult* r);
 
     size_t max_event_size_;
     RateLimitedLog* log_;
-    simdjson::dom::parser dom_;
-    simdjson::ondemand::parser ondemand_;
-    std::string padded_;    // input copy with simdjson's padding
-    std::string minified_;  // payload of the event being emitted
+    // Upstream's parser (fastjson) decides what is an event: the same tape the extractor
+    // uses accepts and rejects exactly what it does.
+    JsonTape tape_;
+    simdjson::dom::parser scalar_parser_;  // tells "not JSON" from a bare JSON scalar
+    std::string padded_scalar_;
+    std::string payload_;                  // the event being emitted, re-serialized as upstream does
     Skip last_skip_ = Skip::Count;
 };
 

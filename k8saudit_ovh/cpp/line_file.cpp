@@ -1,14 +1,17 @@
 #include "line_file.hpp"
 
+#include <sys/mman.h>
+#include <sys/stat.h>
+
 #include <cerrno>
 #include <cstring>
-#include <sys/stat.h>
 
 namespace k8a {
 
 static constexpr size_t kChunk = 1 << 20;
 
 LineFile::~LineFile() {
+    if (map_) munmap(const_cast<char*>(map_), size_);
     if (f_) fclose(f_);
 }
 
@@ -26,6 +29,16 @@ bool LineFile::open(const std::string& path, std::string& err) {
         return false;
     }
     size_ = fstat(fileno(f_), &st) == 0 ? uint64_t(st.st_size) : 0;
+    if (S_ISREG(st.st_mode) && size_ > 0) {
+        void* m = mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fileno(f_), 0);
+        if (m != MAP_FAILED) {
+            madvise(m, size_, MADV_SEQUENTIAL);
+            map_ = static_cast<const char*>(m);
+            end_ = size_;
+            eof_ = true;  // everything is there already
+            return true;
+        }
+    }
     buf_.resize(kChunk);
     return true;
 }
@@ -53,7 +66,7 @@ bool LineFile::refill() {
 LineFile::Result LineFile::next(size_t max_len, std::string_view* line, size_t* too_long_len) {
     size_t dropped = 0;  // bytes of an over-long line already thrown away
     for (;;) {
-        const char* base = buf_.data() + start_;
+        const char* base = data() + start_;
         const char* nl = static_cast<const char*>(memchr(base, '\n', end_ - start_));
         bool at_eof = false;
         if (!nl) {
@@ -66,7 +79,7 @@ LineFile::Result LineFile::next(size_t max_len, std::string_view* line, size_t* 
             if (!error_.empty()) return Result::Error;
             if (start_ == end_ && dropped == 0) return Result::End;
             at_eof = true;  // a last line without "\n"
-            base = buf_.data() + start_;
+            base = data() + start_;
         }
         size_t n = at_eof ? end_ - start_ : size_t(nl - base);
         size_t step = at_eof ? n : n + 1;

@@ -1,5 +1,6 @@
 // Reads a replay file line by line with no line-length limit up to a cap (upstream stops
-// the whole stream at 64 KiB; we only skip lines over the cap and go on).
+// the whole stream at 64 KiB; we only skip lines over the cap and go on). A regular file
+// is mapped (no copy out of the page cache); a pipe or device is read in chunks.
 #pragma once
 #include <cstdint>
 #include <cstdio>
@@ -28,8 +29,10 @@ public:
 
 private:
     bool refill();
+    const char* data() const { return map_ ? map_ : buf_.data(); }
 
     FILE* f_ = nullptr;
+    const char* map_ = nullptr;  // the whole regular file, or nullptr
     uint64_t size_ = 0;
     uint64_t consumed_ = 0;
     std::vector<char> buf_;
