@@ -10,21 +10,14 @@
 (c) the same through the Python API.
 """
 import itertools
-from pathlib import Path
 
 import pytest
 
+from common import CORPUS, RULE_FIELDS
 from k8saudit_ovh import extract
 from k8saudit_ovh._extract import _bench_extract
 
-SET_A = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "generated" / "setA" / "events.jsonl"
-RULE_FIELDS = [
-    "ka.verb", "ka.user.name", "ka.target.resource", "ka.target.name", "ka.target.namespace",
-    "ka.response.code", "ka.auth.decision", "ka.auth.reason", "ka.uri", "ka.target.subresource",
-    "ka.resp.name", "ka.req.pod.containers.image", "ka.req.pod.containers.image.repository",
-    "ka.req.pod.containers.privileged", "ka.req.pod.host_network", "ka.req.pod.volumes.hostpath",
-    "ka.req.role.rules", "ka.req.binding.subjects", "ka.req.configmap.obj", "ka.uri.param[command]",
-]
+SET_A = CORPUS / "generated" / "setA" / "events.jsonl"
 
 
 @pytest.fixture(scope="module")

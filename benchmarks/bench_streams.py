@@ -27,15 +27,12 @@ from pathlib import Path
 
 import pytest
 
+from c_host import parse_output
+from common import CORPUS
+from k8saudit_ovh._plugin import _bench_unwrap
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-
-from c_host import compile_host, parse_output  # noqa: E402
-
-import k8saudit_ovh  # noqa: E402
-from k8saudit_ovh._plugin import _bench_unwrap  # noqa: E402
-
-SET_A_FRAMES = ROOT.parent / "shared" / "corpus" / "generated" / "setA" / "frames" / "events.frames"
+SET_A_FRAMES = CORPUS / "generated" / "setA" / "frames" / "events.frames"
 FRAME_BYTES = (2000, 3000)
 THROUGHPUT_FRAMES = 150_000
 LATENCY_RATE = 1000
@@ -86,19 +83,6 @@ def frames() -> list[bytes]:
 def frames_file(frames, tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("frames") / "frames.jsonl"
     path.write_bytes(b"\n".join(frames) + b"\n")
-    return path
-
-
-@pytest.fixture(scope="module")
-def host(tmp_path_factory) -> Path:
-    return compile_host(tmp_path_factory.mktemp("host"))
-
-
-@pytest.fixture(scope="module")
-def plugin() -> Path:
-    path = Path(k8saudit_ovh.__file__).resolve().parent / "libk8saudit-ovh.so"
-    if not path.is_file():
-        pytest.skip(f"the plugin is not built: {path}")
     return path
 
 
