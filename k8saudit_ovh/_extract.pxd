@@ -31,3 +31,5 @@ cdef extern from "extractor.hpp" namespace "k8a" nogil:
 
 # A new Extractor for the table of fields.py (field_id = position in fields_json()).
 cdef Extractor* new_extractor() except NULL
+# Frees it in the module that made it (each module links its own C++ runtime).
+cdef void free_extractor(Extractor* extractor) noexcept

@@ -44,6 +44,10 @@ cdef Extractor* new_extractor() except NULL:
     return new Extractor(table)
 
 
+cdef void free_extractor(Extractor* extractor) noexcept:
+    del extractor
+
+
 cdef class _Request:
     """Parsed field specs as ss_plugin_extract_field structs (arg strings kept alive here)."""
     cdef ss_plugin_extract_field* fields

@@ -23,7 +23,7 @@ from libcpp.vector cimport vector
 
 from k8saudit_ovh.includes.abi cimport *
 from k8saudit_ovh.includes.core cimport *
-from k8saudit_ovh._extract cimport Extractor, new_extractor
+from k8saudit_ovh._extract cimport Extractor, free_extractor, new_extractor
 
 from k8saudit_ovh import config as _config
 from k8saudit_ovh.ldp_reader import ReaderOptions, StreamReader
@@ -127,7 +127,7 @@ cdef api void k8a_destroy(void* s):
         return
     if st.instance != NULL:
         k8a_close(s, st.instance)
-    del st.extractor
+    free_extractor(st.extractor)
     Py_XDECREF(st.settings)
     pthread_mutex_destroy(&st.metrics_lock)
     free(st)
