@@ -3,6 +3,10 @@ process): which events come out, in which order, with which timestamps, every go
 ka.* value, and the skip counters, against the upstream k8saudit plugin's records."""
 import collections
 import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -101,3 +105,21 @@ def test_large_events_with_the_default_limit(corpus, host, plugin):
     assert len(run.events) == sum(r["events"] for r in outcome)
     assert sorted(e["len"] for e in run.events) == sorted(r["bytes"] for r in outcome if r["events"])
     assert run.metrics["events_skipped.oversized"] == sum(1 - r["events"] for r in outcome)
+
+
+def test_steady_state_allocates_nothing(corpus, host, plugin, specs, tmp_path):
+    """next_batch and every extract call, once buffers have grown: not one malloc in the
+    process (tests/host/malloc_count.c counts them) while 6 000 events pass."""
+    counter = tmp_path / "malloc_count.so"
+    subprocess.run([shutil.which("cc") or "gcc", "-O2", "-shared", "-fPIC",
+                    str(Path(__file__).parent / "host" / "malloc_count.c"), "-o", str(counter)], check=True)
+    events = (corpus / "generated" / "setA" / "events.jsonl").read_bytes().splitlines()
+    replay = tmp_path / "events.jsonl"
+    replay.write_bytes(b"\n".join(events * 5) + b"\n")
+    specs_file = tmp_path / "specs.txt"
+    specs_file.write_text("\n".join(specs + ["ka.uri.param[command]"]) + "\n")
+    proc = subprocess.run([str(host), "-b", "-m", str(len(events) * 2), "-f", str(specs_file), "-p", f"file://{replay}",
+                           str(plugin)], capture_output=True, env={**os.environ, "LD_PRELOAD": str(counter)}, timeout=300)
+    end = json.loads(proc.stdout.splitlines()[-2])
+    assert proc.returncode == 0 and end["events"] == len(events) * 5
+    assert end["allocations"] == 0

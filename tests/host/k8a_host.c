@@ -56,6 +56,8 @@ typedef struct plugin_api {
 } plugin_api;
 
 static int g_quiet;
+/* With tests/host/malloc_count.c preloaded: malloc calls in the whole process. */
+static uint64_t (*g_malloc_calls)(void);
 static uint64_t g_bench_bytes; /* bench mode: bytes of the values read, as Falco reads them */
 
 static void die(int code, const char* fmt, ...) {
@@ -212,6 +214,7 @@ typedef struct options {
 	int cycles;
 	int info;
 	int batch_sleep_ms; /* a slow Falco: pause after each batch */
+	long alloc_from;    /* with malloc_count.c preloaded: count allocations from this event on */
 	int metrics;
 	int arrival;        /* -a: "arrival_ns" in each event record */
 	int bench;          /* -b: no per-event output or extraction; timings in the end record */
@@ -425,6 +428,9 @@ static int run_once(const options* o) {
 	const char* end = "eof";
 	int status = 0;
 	double deadline = o->time_limit > 0 ? now_s() + o->time_limit : 0;
+	/* Allocations from the event numbered `o->alloc_from` on (warm-up excluded) to the end. */
+	uint64_t allocs_at_start = 0;
+	int counting = 0;
 	double opened = now_s(), first = 0, last = 0;
 	double cpu_user0 = cpu_s(RUSAGE_SELF, 0), cpu_sys0 = cpu_s(RUSAGE_SELF, 1);
 	double thread_cpu0 = cpu_s(RUSAGE_THREAD, 0) + cpu_s(RUSAGE_THREAD, 1);
@@ -447,6 +453,10 @@ static int run_once(const options* o) {
 			if (num == 0) first = last;
 		}
 		for (uint32_t i = 0; i < n; i++) {
+			if (g_malloc_calls && !counting && num >= o->alloc_from) {
+				allocs_at_start = g_malloc_calls();
+				counting = 1;
+			}
 			check_event(evts[i]);
 			if (o->max_events >= 0 && num >= (uint64_t)o->max_events) break;
 			if (extract_event(&api, st, evts[i], ++num, o, in, field, arrival_ns) != 0) return 3;
@@ -464,11 +474,13 @@ static int run_once(const options* o) {
 			break;
 		}
 	}
+	uint64_t allocs = counting ? g_malloc_calls() - allocs_at_start : 0;
 	uint32_t pct = 0;
 	if (api.get_progress) api.get_progress(st, h, &pct);
 	printf("{\"end\":\"%s\",\"events\":%" PRIu64 ",\"batches\":%" PRIu64 ",\"timeouts\":%" PRIu64
 	       ",\"progress\":%u,",
 	       end, num, batches, timeouts, pct);
+	if (counting) printf("\"allocations\":%" PRIu64 ",\"allocations_from\":%ld,", allocs, o->alloc_from);
 	if (o->bench)
 		printf("\"value_bytes\":%" PRIu64 ",\"seconds\":%.6f,\"first_s\":%.6f,\"last_s\":%.6f,\"cpu_user_s\":%.3f,\"cpu_sys_s\":%.3f,"
 		       "\"thread_cpu_s\":%.3f,",
@@ -506,16 +518,18 @@ static int run_once(const options* o) {
 
 static void usage(void) {
 	fputs("usage: k8a_host [-c CONFIG] [-p OPEN_PARAMS] [-n MAX] [-t SECONDS] [-s BATCH_SLEEP_MS]\n"
-	      "                [--cycles N] [--info] [-f SPECS_FILE] [-a] [-b] PLUGIN.so [FIELD_SPEC ...]\n"
+	      "                [--cycles N] [--info] [-f SPECS_FILE] [-a] [-b] [-m N] PLUGIN.so [FIELD_SPEC ...]\n"
 	      "  -a  add \"arrival_ns\" (CLOCK_REALTIME at next_batch return) to each event record\n"
 	      "  -b  benchmark: no per-event output (the fields given are still extracted); timings and CPU\n"
-	      "      in the end record\n",
+	      "      in the end record\n"
+	      "  -m N  with tests/host/malloc_count.so preloaded: \"allocations\" from event N to the end\n",
 	      stderr);
 	exit(1);
 }
 
 int main(int argc, char** argv) {
 	options o = {.config = "", .params = "", .max_events = -1, .cycles = 1};
+	g_malloc_calls = (uint64_t(*)(void))dlsym(RTLD_DEFAULT, "k8a_malloc_calls");
 	char** names = calloc((size_t)argc + 1, sizeof(char*));
 	int nnames = 0;
 	const char* specs_file = NULL;
@@ -530,6 +544,7 @@ int main(int argc, char** argv) {
 		else if (!strcmp(a, "-f") && next) specs_file = argv[++i];
 		else if (!strcmp(a, "--cycles") && next) o.cycles = atoi(argv[++i]);
 		else if (!strcmp(a, "-s") && next) o.batch_sleep_ms = atoi(argv[++i]);
+		else if (!strcmp(a, "-m") && next) o.alloc_from = atol(argv[++i]);
 		else if (!strcmp(a, "--info")) o.info = 1;
 		else if (!strcmp(a, "-q")) g_quiet = 1;
 		else if (!strcmp(a, "-a")) o.arrival = 1;
