@@ -25,13 +25,13 @@ uint64_t ReaderCounters::skipped_total() const {
     return t;
 }
 
-AuditReader::AuditReader(size_t max_event_size, RateLimitedLog* log)
-    : max_event_size_(max_event_size), log_(log) {}
+AuditReader::AuditReader(size_t max_event_size, RateLimitedLog* log, unsigned quiet)
+    : max_event_size_(max_event_size), log_(log), quiet_(quiet) {}
 
 void AuditReader::skip(Skip reason, const char* fmt, ...) {
     counters.count_skip(reason);
     last_skip_ = reason;
-    if (!log_) return;
+    if (!log_ || (quiet_ & (1u << int(reason)))) return;
     char msg[400];
     va_list ap;
     va_start(ap, fmt);

@@ -59,7 +59,8 @@ struct ReadResult {
 
 class AuditReader {
 public:
-    AuditReader(size_t max_event_size, RateLimitedLog* log);
+    // `quiet`: reasons counted but not logged (bits 1 << int(Skip)).
+    AuditReader(size_t max_event_size, RateLimitedLog* log, unsigned quiet = 0);
     // Reads one JSON text.
     ReadResult read(std::string_view text, EventSink& sink);
     // Counts input that never reached read() (e.g. a line over the reader's line limit).
@@ -76,6 +77,7 @@ private:
 
     size_t max_event_size_;
     RateLimitedLog* log_;
+    unsigned quiet_;
     // Upstream's parser (fastjson) decides what is an event: the same tape the extractor
     // uses accepts and rejects exactly what it does.
     JsonTape tape_;

@@ -7,7 +7,9 @@ namespace k8a {
 static constexpr size_t kMinLineCap = size_t(64) << 20;
 
 FileReplay::FileReplay(size_t max_event_size)
-    : unwrapper_(max_event_size, &log_), max_line_(max_event_size * 16 > kMinLineCap ? max_event_size * 16 : kMinLineCap) {}
+    : reader_(max_event_size, &log_),
+      unwrapper_(max_event_size, &log_),
+      max_line_(max_event_size * 16 > kMinLineCap ? max_event_size * 16 : kMinLineCap) {}
 
 bool FileReplay::open(const std::string& path, std::string& err) { return file_.open(path, err); }
 
@@ -21,7 +23,8 @@ FileReplay::Status FileReplay::fill(EventBatch& batch, uint32_t max_events) {
                 read_line(line, sink);
                 break;
             case LineFile::Result::TooLong:
-                unwrapper_.reader().skip(Skip::Oversized, "line of %zu bytes skipped (over %zu)", too_long, max_line_);
+                (format_ == Format::Frames ? unwrapper_.reader() : reader_)
+                    .skip(Skip::Oversized, "line of %zu bytes skipped (over %zu)", too_long, max_line_);
                 break;
             case LineFile::Result::End:
                 return End;
@@ -40,7 +43,7 @@ void FileReplay::read_line(std::string_view line, EventSink& sink) {
         format_ = looks_like_ldp_frame(line) ? Format::Frames : Format::Events;
     }
     if (format_ == Format::Events) {
-        unwrapper_.reader().read(line, sink);
+        reader_.read(line, sink);
         return;
     }
     bool binary = line.rfind("#binary:", 0) == 0;

@@ -21,7 +21,9 @@ public:
     // Appends up to max_events events to batch.
     Status fill(EventBatch& batch, uint32_t max_events);
     uint32_t progress() const { return file_.progress(); }
-    const ReaderCounters& counters() const { return unwrapper_.reader().counters; }
+    const ReaderCounters& counters() const {
+        return format_ == Format::Frames ? unwrapper_.reader().counters : reader_.counters;
+    }
     const FrameCounters& frame_counters() const { return unwrapper_.counters; }
     bool holds_frames() const { return format_ == Format::Frames; }
     const std::string& error() const { return file_.error(); }
@@ -31,7 +33,8 @@ private:
 
     enum class Format { Unknown, Events, Frames };
     RateLimitedLog log_;
-    FrameUnwrapper unwrapper_;
+    AuditReader reader_;         // a file of audit events
+    FrameUnwrapper unwrapper_;   // a file of LDP frames
     LineFile file_;
     size_t max_line_;
     Format format_ = Format::Unknown;

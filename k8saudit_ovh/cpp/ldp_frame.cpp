@@ -18,7 +18,13 @@ uint64_t FrameCounters::skipped_total() const {
     return t;
 }
 
-FrameUnwrapper::FrameUnwrapper(size_t max_event_size, RateLimitedLog* log) : reader_(max_event_size, log) {}
+// Other logs sharing an LDP stream (plain text, other JSON) are routine there: counted, not
+// logged. Audit events that are dropped are logged (rate-limited).
+static constexpr unsigned kRoutineSkips =
+    1u << int(Skip::NotJson) | 1u << int(Skip::NotAudit) | 1u << int(Skip::Blank);
+
+FrameUnwrapper::FrameUnwrapper(size_t max_event_size, RateLimitedLog* log)
+    : reader_(max_event_size, log, kRoutineSkips) {}
 
 // Parses `json` as an object and returns its string member `key` (unescaped, valid until
 // the parser's next use), counting the first way it fails.

@@ -4,7 +4,8 @@
 
 namespace k8a {
 
-// Frames of other logs sharing an LDP stream are routine: a summary line a minute.
+// A live stream repeats its problems: each kind of dropped audit event is logged once a
+// minute at most (frames of other logs are only counted, see ldp_frame.cpp).
 static constexpr uint64_t kFrameLogIntervalNs = 60'000'000'000ull;
 
 LdpStream::LdpStream(std::string cluster_name, size_t ring_bytes, size_t max_event_size, std::shared_ptr<Wakeup> wake)
