@@ -259,7 +259,10 @@ cdef api void* k8a_open(void* s, const char* params, ss_plugin_rc* rc):
             set_py_error(st, str(e))
             free_instance(inst)
             return NULL
+    with nogil:
+        pthread_mutex_lock(&st.metrics_lock)
     st.instance = inst
+    pthread_mutex_unlock(&st.metrics_lock)
     rc[0] = SS_PLUGIN_SUCCESS
     return inst
 
