@@ -4,11 +4,13 @@ events, golden field values, counters, and behaviour through outages and bad inp
 import collections
 import json
 import subprocess
+import threading
 import time
 
 import pytest
 
 from c_host import host_command, parse_output, run_host
+from k8saudit_ovh.host import Plugin
 from ldp_server import Behavior, load_frames
 
 TOKEN = "s3cr3t-ldp-token"
@@ -234,3 +236,26 @@ def test_open_close_100_times_leaves_no_thread_or_socket(host, plugin, server):
     assert max(c["close_seconds"] for c in run.closes) < 1.0
     # each instance fills a 1 MiB ring: a leaked stream would add 1 MiB per cycle
     assert run.closes[-1]["rss_kb"] - run.closes[20]["rss_kb"] < 8 * 1024
+
+
+def test_metrics_from_another_thread_while_events_flow_and_close(plugin, server):
+    """Falco's web server thread reads metrics concurrently with next_batch, and during close."""
+    ldp = server([frame(audit_event(n)) for n in range(3000)])
+    seen, stop = [], threading.Event()
+    with Plugin(plugin, cfg()) as p:
+        def poll():
+            while not stop.is_set():
+                seen.append(p.metrics().get("events_emitted", 0))
+        poller = threading.Thread(target=poll)
+        stream = p.open(ldp.url(TOKEN))
+        poller.start()
+        count, deadline = 0, time.monotonic() + 30
+        while count < 3000 and time.monotonic() < deadline:
+            count += len(stream.next_batch())
+        final = p.metrics()["events_emitted"]
+        stream.close()  # while the poller still runs
+        stop.set()
+        poller.join()
+    assert count == 3000 and final == 3000
+    emitted = [v for v in seen if v]  # 0 once the instance is closed
+    assert len(emitted) > 10 and emitted == sorted(emitted)
