@@ -6,9 +6,11 @@ import time
 
 from libc.stdint cimport UINT64_MAX, uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc
-from libc.string cimport memcpy, memset
+from libc.string cimport memset
 from libcpp.string cimport string
 from libcpp.vector cimport vector
+
+from k8saudit_ovh.includes.core cimport encode_plugin_event, string_view
 
 from .fields import FIELDS
 
@@ -107,26 +109,13 @@ cdef class _Event:
 
     def __cinit__(self, bytes payload):
         cdef Py_ssize_t n = len(payload)
-        cdef uint32_t u32
         global _evtnum
         self.buf = <uint8_t*>malloc(K8A_EVENT_PAYLOAD_OFFSET + n)  # malloc is 16-byte aligned
         if self.buf == NULL:
             raise MemoryError()
-        cdef ss_plugin_event* hdr = <ss_plugin_event*>self.buf
-        hdr.ts = UINT64_MAX
-        hdr.tid = UINT64_MAX
-        hdr.len = <uint32_t>(K8A_EVENT_PAYLOAD_OFFSET + n)
-        hdr.type = K8A_EVENT_TYPE_PLUGIN
-        hdr.nparams = 2
-        u32 = 4
-        memcpy(self.buf + 26, &u32, 4)
-        u32 = <uint32_t>n
-        memcpy(self.buf + 30, &u32, 4)
-        u32 = 22
-        memcpy(self.buf + 34, &u32, 4)
-        memcpy(self.buf + K8A_EVENT_PAYLOAD_OFFSET, <const char*>payload, n)
+        encode_plugin_event(self.buf, string_view(<const char*>payload, n), UINT64_MAX, 22)
         _evtnum += 1
-        self.input.evt = hdr
+        self.input.evt = <ss_plugin_event*>self.buf
         self.input.evtnum = _evtnum
         self.input.evtsrc = b"k8s_audit"
 

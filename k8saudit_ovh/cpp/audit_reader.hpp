@@ -65,7 +65,6 @@ public:
     ReadResult read(std::string_view text, EventSink& sink);
     // Counts input that never reached read() (e.g. a line over the reader's line limit).
     void skip(Skip reason, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
-    size_t max_event_size() const { return max_event_size_; }
     ReaderCounters counters;
 
 private:

@@ -19,7 +19,6 @@ public:
     void clear();
     void add(std::string_view payload, uint64_t ts_ns);
     uint32_t size() const { return uint32_t(offsets_.size()); }
-    size_t bytes() const { return arena_.size() * sizeof(uint64_t); }
     // Pointers into the arena; valid until the next clear()/add().
     ss_plugin_event** events();
 
@@ -31,7 +30,8 @@ private:
 };
 
 // Writes one plugin event (header, two 4-byte param lengths, plugin id, payload) at dst,
-// which must hold K8A_EVENT_PAYLOAD_OFFSET + payload.size() bytes.
+// which must hold K8A_EVENT_PAYLOAD_OFFSET + payload.size() bytes. The one encoder of the
+// event layout: batches and the Python API (_extract.pyx) use it.
 void encode_plugin_event(uint8_t* dst, std::string_view payload, uint64_t ts_ns, uint32_t plugin_id);
 
 }  // namespace k8a

@@ -33,13 +33,4 @@ void RateLimitedLog::log(int kind, const char* prefix, const char* fmt, ...) {
     held_back_[kind] = 0;
 }
 
-void log_line(const char* fmt, ...) {
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "k8saudit-ovh: %s\n", msg);
-}
-
 }  // namespace k8a

@@ -19,7 +19,4 @@ private:
     uint64_t held_back_[kKinds] = {};
 };
 
-// Unconditional log line (state changes, errors), same prefix.
-void log_line(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
-
 }  // namespace k8a

@@ -1,5 +1,5 @@
 # The C++ event path (k8saudit_ovh/cpp): reading input, building batches. Declared once.
-from libc.stdint cimport uint32_t, uint64_t
+from libc.stdint cimport uint8_t, uint32_t, uint64_t
 from libcpp cimport bool
 from libcpp.memory cimport shared_ptr
 from libcpp.string cimport string
@@ -21,7 +21,12 @@ cdef extern from "ldp_frame.hpp" namespace "k8a" nogil:
         uint64_t skipped(int reason)
         uint64_t skipped_total()
 
+cdef extern from "<string_view>" namespace "std" nogil:
+    cppclass string_view:
+        string_view(const char* data, size_t size)
+
 cdef extern from "event_batch.hpp" namespace "k8a" nogil:
+    void encode_plugin_event(uint8_t* dst, string_view payload, uint64_t ts_ns, uint32_t plugin_id)
     cppclass EventBatch:
         EventBatch(uint32_t plugin_id)
         void clear()
