@@ -7,6 +7,7 @@ from libcpp.vector cimport vector
 
 
 from k8saudit_ovh.includes.abi cimport *
+from k8saudit_ovh.includes.core cimport EventBatch
 
 
 cdef extern from "extractor.hpp" namespace "k8a" nogil:
@@ -27,6 +28,7 @@ cdef extern from "extractor.hpp" namespace "k8a" nogil:
         ss_plugin_rc extract(const ss_plugin_event_input* evt,
                              const ss_plugin_field_extract_input* inp) noexcept
         const char* last_error() noexcept
+        void use_batch(const EventBatch* batch) noexcept
 
 
 # A new Extractor for the table of fields.py (field_id = position in fields_json()).

@@ -263,6 +263,7 @@ cdef api void* k8a_open(void* s, const char* params, ss_plugin_rc* rc):
         pthread_mutex_lock(&st.metrics_lock)
     st.instance = inst
     pthread_mutex_unlock(&st.metrics_lock)
+    st.extractor.use_batch(inst.batch)
     rc[0] = SS_PLUGIN_SUCCESS
     return inst
 
@@ -290,6 +291,7 @@ cdef api void k8a_close(void* s, void* h):
     if st.instance == inst:
         st.instance = NULL
     pthread_mutex_unlock(&st.metrics_lock)
+    st.extractor.use_batch(NULL)
     free_instance(inst)
 
 

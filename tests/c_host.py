@@ -41,16 +41,17 @@ class HostRun:
 
 def run_host(exe: Path, plugin: Path, params: str = "", fields=(), *, config: str = "", max_events=None,
              time_limit=None, cycles=None, specs_file=None, info=False, batch_sleep_ms=None,
-             timeout=300) -> HostRun:
+             revisit=False, timeout=300) -> HostRun:
     args = host_command(exe, plugin, params, fields, config=config, max_events=max_events,
                         time_limit=time_limit, cycles=cycles, specs_file=specs_file, info=info,
-                        batch_sleep_ms=batch_sleep_ms)
+                        batch_sleep_ms=batch_sleep_ms, revisit=revisit)
     proc = subprocess.run(args, capture_output=True, timeout=timeout)
     return parse_output(proc.returncode, proc.stdout, proc.stderr)
 
 
 def host_command(exe: Path, plugin: Path, params: str = "", fields=(), *, config: str = "", max_events=None,
-                 time_limit=None, cycles=None, specs_file=None, info=False, batch_sleep_ms=None) -> list:
+                 time_limit=None, cycles=None, specs_file=None, info=False, batch_sleep_ms=None,
+                 revisit=False) -> list:
     args = [str(exe), "-c", config, "-p", params]
     if max_events is not None:
         args += ["-n", str(max_events)]
@@ -64,6 +65,8 @@ def host_command(exe: Path, plugin: Path, params: str = "", fields=(), *, config
         args += ["-s", str(batch_sleep_ms)]
     if info:
         args.append("--info")
+    if revisit:
+        args.append("-r")  # each batch is extracted backwards first
     return args + [str(plugin), *fields]
 
 

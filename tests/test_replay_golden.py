@@ -51,13 +51,17 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("golden_file", names)
 
 
-def test_replay_matches_golden_records(corpus, host, plugin, specs, golden_file, tmp_path):
+@pytest.mark.parametrize("revisit", [False, True], ids=["in-order", "revisited"])
+def test_replay_matches_golden_records(corpus, host, plugin, specs, golden_file, revisit, tmp_path):
+    """revisited: the host first extracts each batch backwards, so events are extracted
+    again after others (from the reader's parse kept with the batch, in a fresh state)."""
     records = golden_by_file(corpus)[golden_file]
     uri_specs = sorted({s for r in records for s in r["values"] if s.startswith("ka.uri.param[")})
     specs_file = tmp_path / "specs.txt"
     specs_file.write_text("\n".join(specs + uri_specs) + "\n")
     config = json.dumps(records[0]["config"]) if records[0].get("config") else ""
-    run = run_host(host, plugin, f"file://{corpus / golden_file}", specs_file=specs_file, config=config)
+    run = run_host(host, plugin, f"file://{corpus / golden_file}", specs_file=specs_file, config=config,
+                   revisit=revisit)
     assert run.returncode == 0, run.stderr
     assert run.end["end"] == "eof" and run.end["progress"] == 10000
 

@@ -124,16 +124,24 @@ bool AuditReader::emit_event(Node n, EventSink& sink, ReadResult* r) {
              text.data());
         return true;
     }
-    payload_.clear();
-    tape_.marshal(n, payload_);  // the input's bytes when compact, else upstream's re-serialization
-    if (payload_.size() > max_event_size_) {
-        skip(Skip::Oversized, "event larger than maxEventSize: size=%zu", payload_.size());
+    // Upstream re-serializes the event, which gives the input's bytes when it is compact.
+    bool as_written = tape_.marshals_as_written(n);
+    std::string_view json;
+    if (as_written) {
+        json = tape_.written(n);
+    } else {
+        payload_.clear();
+        tape_.marshal(n, payload_);
+        json = payload_;
+    }
+    if (json.size() > max_event_size_) {
+        skip(Skip::Oversized, "event larger than maxEventSize: size=%zu", json.size());
         return true;
     }
     // Counted first: once in the ring, the event may reach Falco before emit() returns.
     counters.count_event();
     r->events++;
-    return sink.emit(payload_, ts);
+    return sink.emit(json, ts, as_written ? &tape_ : nullptr, n);
 }
 
 }  // namespace k8a

@@ -43,12 +43,14 @@ private:
     std::atomic<uint64_t> skipped_[int(Skip::Count)] = {};
 };
 
-// Receives each accepted event: its JSON (valid only during the call) and stageTimestamp.
+// Receives each accepted event: its JSON and stageTimestamp and, when that JSON is the
+// input's own bytes, the tape node it was parsed as (tape is null otherwise). All are
+// valid only during the call.
 class EventSink {
 public:
     virtual ~EventSink() = default;
     // Returns false to stop delivery (the producer is shutting down).
-    virtual bool emit(std::string_view json, uint64_t ts_ns) = 0;
+    virtual bool emit(std::string_view json, uint64_t ts_ns, const JsonTape* tape, Node node) = 0;
 };
 
 struct ReadResult {
@@ -82,7 +84,7 @@ private:
     JsonTape tape_;
     simdjson::dom::parser scalar_parser_;  // tells "not JSON" from a bare JSON scalar
     std::string padded_scalar_;
-    std::string payload_;                  // the event being emitted, re-serialized as upstream does
+    std::string payload_;                  // an event upstream re-serializes differently from its input
     Skip last_skip_ = Skip::Count;
 };
 

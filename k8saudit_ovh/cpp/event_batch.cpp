@@ -1,6 +1,8 @@
 #include "event_batch.hpp"
 
+#include <algorithm>
 #include <cstring>
+#include <new>
 
 namespace k8a {
 
@@ -21,14 +23,45 @@ void encode_plugin_event(uint8_t* dst, std::string_view payload, uint64_t ts_ns,
 void EventBatch::clear() {
     arena_.clear();
     offsets_.clear();
+    pointers_.clear();
+    saved_.clear();
+    saved_used_ = 0;
+    next_lookup_ = 0;
 }
 
-void EventBatch::add(std::string_view payload, uint64_t ts_ns) {
+void EventBatch::add(std::string_view payload, uint64_t ts_ns, const JsonTape* tape, Node node) {
     size_t words = (K8A_EVENT_PAYLOAD_OFFSET + payload.size() + 7) / 8;
     size_t at = arena_.size();
     arena_.resize(at + words);
     encode_plugin_event(reinterpret_cast<uint8_t*>(arena_.data() + at), payload, ts_ns, plugin_id_);
     offsets_.push_back(at);
+    Saved saved;
+    if (tape && !saved_flags_) {  // uninitialized: untouched pages cost nothing
+        saved_pos_.reset(new (std::nothrow) uint32_t[kMaxSavedStructurals]);
+        saved_end_.reset(new (std::nothrow) uint32_t[kMaxSavedStructurals]);
+        if (saved_pos_ && saved_end_) saved_flags_.reset(new (std::nothrow) uint8_t[kMaxSavedStructurals]);
+    }
+    if (tape && saved_flags_ && saved_used_ + tape->count(node) <= kMaxSavedStructurals) {
+        saved = {saved_used_, tape->count(node)};
+        saved_used_ += saved.count;
+        tape->save(node, &saved_pos_[saved.at], &saved_end_[saved.at], &saved_flags_[saved.at]);
+    }
+    saved_.push_back(saved);
+}
+
+bool EventBatch::saved_tape(const ss_plugin_event* evt, SavedTape* out) const {
+    size_t i = next_lookup_;
+    if (i >= pointers_.size() || pointers_[i] != evt) {  // arena order: pointers ascend
+        auto it = std::lower_bound(pointers_.begin(), pointers_.end(), evt,
+                                   [](const ss_plugin_event* a, const ss_plugin_event* b) { return a < b; });
+        if (it == pointers_.end() || *it != evt) return false;
+        i = size_t(it - pointers_.begin());
+    }
+    next_lookup_ = i + 1;
+    const Saved& s = saved_[i];
+    if (!s.count) return false;
+    *out = {&saved_pos_[s.at], &saved_end_[s.at], &saved_flags_[s.at], s.count};
+    return true;
 }
 
 ss_plugin_event** EventBatch::events() {

@@ -42,9 +42,12 @@ bool Extractor::load(const ss_plugin_event_input* evt) noexcept {
 	evtnum_ = evt->evtnum;
 	evt_ = evt->evt;
 	uint32_t len = evt->evt->len;
-	parsed_ = len > K8A_EVENT_PAYLOAD_OFFSET &&
-	          tape_.parse(reinterpret_cast<const char*>(evt->evt) + K8A_EVENT_PAYLOAD_OFFSET,
-	                      len - K8A_EVENT_PAYLOAD_OFFSET);
+	if (len <= K8A_EVENT_PAYLOAD_OFFSET) return parsed_ = false;
+	const char* json = reinterpret_cast<const char*>(evt->evt) + K8A_EVENT_PAYLOAD_OFFSET;
+	len -= K8A_EVENT_PAYLOAD_OFFSET;
+	SavedTape saved;
+	parsed_ = (batch_ && batch_->saved_tape(evt->evt, &saved) && tape_.adopt(json, len, saved)) ||
+	          tape_.parse(json, len);
 	return parsed_;
 }
 

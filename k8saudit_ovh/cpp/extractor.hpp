@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "event_batch.hpp"
 #include "json_tape.hpp"
 #include "plugin_abi.h"
 
@@ -39,6 +40,9 @@ public:
 	// Fills res/res_len of every requested field. Results stay valid until the next call.
 	ss_plugin_rc extract(const ss_plugin_event_input* evt, const ss_plugin_field_extract_input* in) noexcept;
 	const char* last_error() const noexcept { return last_error_.c_str(); }
+	// The batch of the open instance (null when none): its events come with their index
+	// already parsed. It must outlive its use; the plugin sets it at open and clears it at close.
+	void use_batch(const EventBatch* batch) noexcept { batch_ = batch; }
 
 private:
 	// The values of one field on one event, kept for the next requests of the same field
@@ -95,6 +99,7 @@ private:
 	std::vector<Cached> cache_;  // by field_id
 	std::array<Lookup, 256> lookups_{};  // direct-mapped on (parent, key)
 	JsonTape tape_;
+	const EventBatch* batch_ = nullptr;
 	bool parsed_ = false;
 	uint64_t event_ = 0;  // events loaded so far: identifies the current one
 	uint64_t evtnum_ = 0;

@@ -239,10 +239,54 @@ void go_quote(std::string_view s, std::string& out) {
 }
 
 bool JsonTape::parse(const char* data, size_t len) noexcept {
-	if (scan(data, len) && index()) return true;
-	end_.clear();
-	root_plain_ = false;
+	version_ = 0;
+	if (scan(data, len) && index()) {
+		list_root_members();
+		return true;
+	}
+	flags_.clear();
+	root_count_ = 0;
 	return false;
+}
+
+void JsonTape::save(Node n, uint32_t* pos, uint32_t* end, uint8_t* flags) const noexcept {
+	const uint32_t count = this->count(n), base = pos_[n];
+	const uint32_t* __restrict from_pos = pos_ + n;
+	const uint32_t* __restrict from_end = end_ + n;
+	const uint8_t* __restrict from_flags = flags_.data() + n;
+	if (n == 0 && base == 0) {  // the whole text: nothing to rebase
+		std::memcpy(pos, from_pos, count * sizeof *pos);
+		std::memcpy(end, from_end, count * sizeof *end);
+	} else {
+		for (uint32_t i = 0; i < count; i++) {
+			// Containers end at a structural, atoms at a byte (punctuation: unused, any value).
+			bool container = (from_flags[i] & kTypeMask) <= uint8_t(JType::Array);
+			pos[i] = from_pos[i] - base;
+			end[i] = from_end[i] - (container ? n : base);
+		}
+	}
+	for (uint32_t i = 0; i < count; i++) flags[i] = from_flags[i] & (kTypeMask | kEscapeKnown | kEscaped);
+}
+
+bool JsonTape::adopt(const char* data, size_t len, const SavedTape& saved) noexcept {
+	version_ = 0;
+	flags_.clear();
+	root_count_ = 0;
+	if (saved.count < 2 || saved.pos[0] != 0 || size_t(saved.pos[saved.count - 1]) + 1 != len ||
+	    saved.end[0] != saved.count)
+		return false;
+	try {
+		flags_.assign(saved.flags, saved.flags + saved.count);  // a fresh, private state
+	} catch (...) {
+		return false;
+	}
+	text_ = data;
+	scan_ = reinterpret_cast<const uint8_t*>(data);
+	pos_ = saved.pos;
+	end_ = saved.end;
+	compact_ = false;  // not known: marshal checks the nodes it prints
+	list_root_members();
+	return true;
 }
 
 // simdjson's stage 1 over the payload: pos_ gets the offset of every structural.
@@ -280,22 +324,20 @@ bool JsonTape::scan(const char* data, size_t len) noexcept {
 bool JsonTape::index() noexcept {
 	const uint32_t n = stage1_->n_structural_indexes;
 	try {
-		end_.resize(n);
+		end_buf_.resize(n);
 		flags_.resize(n);
-		// A root member takes 4 structurals (3 for the last); never shrunk: no zeroing per event.
-		if (root_members_.size() < n / 4 + 1) root_members_.resize(n / 4 + 1);
 	} catch (...) {
 		return false;
 	}
+	end_ = end_buf_.data();
+	compact_ = true;  // check_atom clears it for a token followed by whitespace
 	// Local pointers: stores to the uint8_t flags may alias anything, so members would be
 	// reloaded after each one.
 	const uint8_t* s = scan_;
 	const uint32_t* pos = pos_;
-	uint32_t* end = end_.data();
+	uint32_t* end = end_buf_.data();
 	uint8_t* flags = flags_.data();
-	Member* members = root_members_.data();
-	uint32_t count = 0;
-	bool plain = true;
+	uint32_t gaps = 0;  // whitespace after punctuation: nonzero (pos[n] is the input's length)
 	std::memset(flags, 0, n);
 	auto byte = [=](uint32_t i) { return i < n ? s[pos[i]] : 0; };  // the end of input reads as 0
 	auto atom = [=](uint32_t i) {  // check_atom, with a shortcut for the common case
@@ -315,6 +357,7 @@ bool JsonTape::index() noexcept {
 		if (c == '{' || c == '[') {
 			flags[i] = uint8_t(c == '{' ? JType::Object : JType::Array);
 			stack[depth++] = i++;
+			gaps |= pos[i] ^ (pos[i - 1] + 1);
 			if (byte(i) != c + 2) {  // not empty: '}' is '{' + 2, ']' is '[' + 2
 				if (c == '[') continue;
 				goto key;
@@ -326,6 +369,7 @@ bool JsonTape::index() noexcept {
 		}
 	close:  // i is the closing bracket of stack[depth - 1]
 		end[stack[--depth]] = ++i;
+		if (depth) gaps |= pos[i] ^ (pos[i - 1] + 1);  // whitespace after the root is not inside it
 	after_value:
 		if (depth == 0) break;
 		{
@@ -333,22 +377,65 @@ bool JsonTape::index() noexcept {
 			c = byte(i);
 			if (c == uint8_t(object ? '}' : ']')) goto close;
 			if (c != ',') return false;
+			gaps |= pos[i + 1] ^ (pos[i] + 1);
 			i++;
 			if (!object) continue;
 		}
 	key:  // a member key at i, then ':'
 		if (byte(i) != '"' || !atom(i) || byte(i + 1) != ':') return false;
-		if (depth == 1) {  // every field starts at the root: list its members
-			members[count++] = {i + 2, end[i] - pos[i] - 2};
-			bool backslash = false;  // no early exit: the compiler vectorizes this
-			for (uint32_t b = pos[i] + 1; b < end[i] - 1; b++) backslash |= s[b] == '\\';
-			plain = plain && !backslash;
-		}
+		gaps |= pos[i + 2] ^ (pos[i + 1] + 1);
 		i += 2;
 	}
-	root_count_ = count;
-	root_plain_ = plain;
+	compact_ = compact_ && !gaps;
 	return i == n;  // nothing after the root
+}
+
+void JsonTape::list_root_members() noexcept {
+	root_count_ = 0;
+	if (peek_type(0) != JType::Object || end_[0] == 2) return;
+	// A member takes 4 structurals (3 for the last). Grown, never shrunk: no zeroing per event.
+	if (root_members_.size() < end_[0] / 4 + 1) {
+		try {
+			root_members_.resize(end_[0] / 4 + 1);
+		} catch (...) {
+			return;  // the root is searched like any object
+		}
+	}
+	Member* out = root_members_.data();
+	uint32_t count = 0;
+	for (Node v = 3;; v = after(v) + 3) {  // after '{', a key and ':'
+		out[count++] = {v, end_[v - 2] - pos_[v - 2] - 2};
+		if (after(v) + 1 == end_[0]) break;
+	}
+	root_count_ = count;
+}
+
+// get() on the root, from its listed members: the same search, without walking.
+Node JsonTape::get_root(std::string_view key, bool plain) noexcept {
+	const Member* m = root_members_.data();
+	const uint32_t count = root_count_;
+	if (plain && !lookup_mode(0)) {  // raw keys compare as fastjson compares them now
+		for (uint32_t j = 0; j < count; j++)  // in order: the first match wins
+			if (m[j].key_len == key.size() && raw_equals(m[j].value - 2, key)) return m[j].value;
+		decode_keys(0);                // a miss: fastjson decodes the keys for good
+		if (root_plain_) return kNil;  // which changed none: the raw search answered
+	}
+	decode_keys(0);
+	for (uint32_t j = 0; j < count; j++)
+		if (decoded(m[j].value - 2, key_buf_) == key) return m[j].value;
+	return kNil;
+}
+
+void JsonTape::decode_keys(Node n) noexcept {
+	if (n == 0 && !(flags_[0] & kKeysDecoded)) {
+		bool backslash = false;
+		for (uint32_t j = 0; j < root_count_; j++) {
+			uint32_t b = pos_[root_members_[j].value - 2] + 1, e = b + root_members_[j].key_len;
+			for (; b < e; b++) backslash |= text_[b] == '\\';  // no early exit: vectorized
+		}
+		root_plain_ = root_count_ && !backslash;
+	}
+	mark(n, kKeysDecoded);
 }
 
 // The token at structural i (up to the next one, trailing whitespace dropped) as fastjson
@@ -357,6 +444,7 @@ bool JsonTape::check_atom(uint32_t i) noexcept {
 	const char* s = reinterpret_cast<const char*>(scan_);
 	uint32_t b = pos_[i], e = pos_[i + 1];
 	while (e > b && is_ws(s[e - 1])) e--;
+	compact_ = compact_ && e == pos_[i + 1];
 	std::string_view tok(s + b, e - b);
 	JType t;
 	switch (tok[0]) {
@@ -377,8 +465,21 @@ bool JsonTape::check_atom(uint32_t i) noexcept {
 		if (!is_fastjson_number(tok)) return false;
 	}
 	flags_[i] = uint8_t(t);
-	end_[i] = e;
+	end_buf_[i] = e;
 	return true;
+}
+
+bool JsonTape::marshals_as_written(Node n) const noexcept {
+	if (peek_type(n) > JType::Array) return peek_type(n) != JType::String || !(flags_[n] & kTouched);
+	if (compact_ && version_ == 0) return true;  // nothing anywhere changed since parse()
+	// Nothing touched or decoded inside, no whitespace between tokens.
+	uint32_t close = end_[n] - 1, gaps = 0;
+	uint8_t state = 0;
+	for (uint32_t i = n; i < close; i++) {
+		state |= flags_[i];
+		gaps |= pos_[i + 1] ^ (peek_type(i) > JType::Array ? end_[i] : pos_[i] + 1);
+	}
+	return !gaps && !(state & (kTouched | kKeysDecoded));
 }
 
 size_t JsonTape::size(Node c) const noexcept {
@@ -414,18 +515,10 @@ Node JsonTape::get(Node n, std::string_view key) noexcept {
 		       : len == key.size() ? raw_equals(k, key)
 		       : decode && len > key.size() && escaped(k) && decoded(k, key_buf_) == key;
 	};
-	if (n == 0 && root_plain_) {
-		// No root key is escaped, so decoded keys are the raw ones: one raw search answers.
-		for (uint32_t j = 0; plain && j < root_count_; j++) {
-			const Member& m = root_members_[j];
-			if (m.key_len == key.size() && raw_equals(m.value - 2, key)) return m.value;
-		}
-		mark(0, kKeysDecoded);
-		return kNil;
-	}
+	if (n == 0 && root_count_) return get_root(key, plain);
 	const uint32_t close = end_[n] - 1;
 	for (bool decode : {false, true}) {
-		if (decode) mark(n, kKeysDecoded);
+		if (decode) decode_keys(n);
 		else if (!plain || (flags_[n] & kKeysDecoded)) continue;
 		for (Node v = n + 3;; v = after(v) + 3) {
 			if (match(v, end_[v - 2] - 2 - pos_[v - 2], decode)) return v;
@@ -436,7 +529,7 @@ Node JsonTape::get(Node n, std::string_view key) noexcept {
 }
 
 std::string_view JsonTape::key(Node member, Node object) noexcept {
-	mark(object, kKeysDecoded);
+	decode_keys(object);
 	return decoded(member - 2, key_buf_);
 }
 
@@ -446,18 +539,11 @@ void JsonTape::marshal(Node n, std::string& out) noexcept {
 	JType t = peek_type(n);
 	if (t > JType::Array) {
 		if (t == JType::String && (flags_[n] & kTouched)) escape_string(string(n), out);
-		else out.append(text_ + pos_[n], end_[n] - pos_[n]);  // untouched: as written
+		else out.append(written(n));  // untouched: as written
 		return;
 	}
-	// Nothing touched or decoded inside, no whitespace between tokens: the input's bytes.
-	uint32_t close = end_[n] - 1, gaps = 0;
-	uint8_t state = 0;
-	for (uint32_t i = n; i < close; i++) {
-		state |= flags_[i];
-		gaps |= pos_[i + 1] ^ (peek_type(i) > JType::Array ? end_[i] : pos_[i] + 1);
-	}
-	if (!gaps && !(state & (kTouched | kKeysDecoded))) {
-		out.append(text_ + pos_[n], pos_[close] + 1 - pos_[n]);
+	if (marshals_as_written(n)) {
+		out.append(written(n));
 		return;
 	}
 	bool object = t == JType::Object;

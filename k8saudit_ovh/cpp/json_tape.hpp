@@ -31,12 +31,37 @@ enum class JType : uint8_t { Object, Array, String, Number, True, False, Null };
 using Node = uint32_t;  // index in the structural list; the root is 0
 constexpr Node kNil = UINT32_MAX;
 
+// The index of one parsed container, saved by JsonTape::save so that another tape can
+// adopt it for the same bytes instead of parsing them again (see EventBatch).
+struct SavedTape {
+	const uint32_t* pos = nullptr;
+	const uint32_t* end = nullptr;
+	const uint8_t* flags = nullptr;
+	uint32_t count = 0;  // structurals
+};
+
 class JsonTape {
 public:
 	// Parses `len` bytes, which must stay as they are while the tape is used (it reads them
 	// in place). False when fastjson would reject the text too (or the root is not a
 	// container); the tape is then empty.
 	bool parse(const char* data, size_t len) noexcept;
+
+	// Structurals of container n, the size of what save() writes.
+	uint32_t count(Node n) const noexcept { return after(n) - n; }
+	// Writes count(n) entries to each array: the index of n, as if its text were parsed
+	// alone, in fastjson's fresh state.
+	void save(Node n, uint32_t* pos, uint32_t* end, uint8_t* flags) const noexcept;
+	// Takes a saved index of exactly these `len` bytes (which must stay as they are) in
+	// place of parse(); false if it does not span them.
+	bool adopt(const char* data, size_t len, const SavedTape& saved) noexcept;
+	// Whether marshal(n) is the input's own bytes of n (nothing to re-serialize).
+	bool marshals_as_written(Node n) const noexcept;
+	// The input's bytes of value n.
+	std::string_view written(Node n) const noexcept {
+		uint32_t e = peek_type(n) <= JType::Array ? pos_[end_[n] - 1] + 1 : end_[n];
+		return {text_ + pos_[n], e - pos_[n]};
+	}
 
 	// Type as fastjson's Value.Type(): querying a string marks it decoded (see marshal).
 	JType type(Node n) noexcept {
@@ -88,6 +113,11 @@ private:
 	bool scan(const char* data, size_t len) noexcept;
 	bool index() noexcept;
 	bool check_atom(uint32_t i) noexcept;
+	void list_root_members() noexcept;
+	// Marks n's keys decoded (fastjson decodes them all at once); for the root, finds out
+	// whether that changes any key.
+	void decode_keys(Node n) noexcept;
+	Node get_root(std::string_view key, bool plain) noexcept;
 	// Structural after the subtree of value n.
 	uint32_t after(Node n) const noexcept { return peek_type(n) <= JType::Array ? end_[n] : n + 1; }
 	// Raw text of an atom: a string or key without its quotes, a scalar token as written.
@@ -122,17 +152,19 @@ private:
 	const char* text_ = nullptr;  // the payload: values are read from it
 	const uint8_t* scan_ = nullptr;   // what was scanned: the payload or sanitized_
 	std::vector<uint8_t> sanitized_;  // a copy fit for simdjson, for payloads fastjson alone accepts
-	const uint32_t* pos_ = nullptr;  // byte offset of each structural (simdjson's stage 1 output)
+	const uint32_t* pos_ = nullptr;  // byte offset of each structural (stage 1's, or adopted)
 	// Per structural: containers: index after the closing bracket; atoms: byte end of the token.
-	std::vector<uint32_t> end_;
+	const uint32_t* end_ = nullptr;  // end_buf_, or adopted
+	std::vector<uint32_t> end_buf_;
 	std::vector<uint8_t> flags_;  // per structural: JType | the bits above
+	bool compact_ = false;  // no whitespace between tokens anywhere
 	struct Member {
 		Node value;
 		uint32_t key_len;  // raw
 	};
-	std::vector<Member> root_members_;  // the first root_count_ are the root's members
-	uint32_t root_count_ = 0;
-	bool root_plain_ = false;  // no root key has a backslash: lookups use root_members_
+	std::vector<Member> root_members_;  // every field starts at the root: its members, listed
+	uint32_t root_count_ = 0;           // 0: the root is searched like any object
+	bool root_plain_ = false;  // once root keys are decoded: none has a backslash
 	uint32_t version_ = 0;
 	std::string decode_buf_, key_buf_;
 };

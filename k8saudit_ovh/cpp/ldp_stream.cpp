@@ -20,7 +20,7 @@ bool LdpStream::push_frame(const char* data, size_t len, bool binary) {
     return unwrapper_.unwrap(std::string_view(data, len), binary, *this) >= 0;
 }
 
-bool LdpStream::emit(std::string_view json, uint64_t ts_ns) {
+bool LdpStream::emit(std::string_view json, uint64_t ts_ns, const JsonTape*, Node) {
     if (!cluster_name_.empty()) json = tagger_.tag(json, cluster_name_, tagged_);
     if (json.size() > ring_.max_payload()) {  // only reachable with the name added
         unwrapper_.reader().skip(Skip::Oversized, "event larger than the ring: size=%zu", json.size());

@@ -25,7 +25,7 @@ public:
     // ---- reader thread ----
     // Unwraps one frame into the ring; false once the stream is stopping.
     bool push_frame(const char* data, size_t len, bool binary);
-    bool emit(std::string_view json, uint64_t ts_ns) override;
+    bool emit(std::string_view json, uint64_t ts_ns, const JsonTape* tape, Node node) override;
     void set_connected(bool up) { connected_.store(up, std::memory_order_relaxed); }
     void count_reconnect() { reconnects_.fetch_add(1, std::memory_order_relaxed); }
     void count_disconnect() { disconnects_.fetch_add(1, std::memory_order_relaxed); }

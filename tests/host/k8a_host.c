@@ -11,9 +11,13 @@
  * Benchmark options (off by default, so the output above is unchanged without them):
  *   -a  each event record also carries "arrival_ns": CLOCK_REALTIME when next_batch
  *       returned it (frame-to-event latency, against a stamp the server put in the event);
- *   -b  no per-event output and no extraction; the end record also carries "seconds"
- *       (open returned -> loop ended), "first_s" / "last_s" (open returned -> first / last
- *       event), and the CPU time of the process and of this (Falco's) thread.
+ *   -b  no per-event output (the fields are still extracted); the end record also carries
+ *       "seconds" (open returned -> loop ended), "first_s" / "last_s" (open returned ->
+ *       first / last event), and the CPU time of the process and of this (Falco's) thread.
+ * Test option:
+ *   -r  before the normal pass over a batch, extract every field of its events from the
+ *       last to the first (values discarded), as a host that revisits events would: the
+ *       printed values must not change.
  * Exit codes: 0 ok, 1 usage/load error, 2 check failed, 3 plugin runtime failure.
  */
 #define _GNU_SOURCE
@@ -217,7 +221,8 @@ typedef struct options {
 	long alloc_from;    /* with malloc_count.c preloaded: count allocations from this event on */
 	int metrics;
 	int arrival;        /* -a: "arrival_ns" in each event record */
-	int bench;          /* -b: no per-event output or extraction; timings in the end record */
+	int bench;          /* -b: no per-event output; timings in the end record */
+	int revisit;        /* -r: extract each batch backwards first */
 	spec* specs;
 	int nspecs;
 } options;
@@ -452,6 +457,10 @@ static int run_once(const options* o) {
 			last = now_s();
 			if (num == 0) first = last;
 		}
+		for (uint32_t j = n; o->revisit && j-- > 0;) {
+			ss_plugin_event_input ei = {.evt = evts[j], .evtnum = num + j + 1, .evtsrc = "k8s_audit"};
+			for (int k = 0; k < o->nspecs; k++) extract_one(&api, st, &ei, &o->specs[k], in, field);
+		}
 		for (uint32_t i = 0; i < n; i++) {
 			if (g_malloc_calls && !counting && num >= o->alloc_from) {
 				allocs_at_start = g_malloc_calls();
@@ -518,10 +527,11 @@ static int run_once(const options* o) {
 
 static void usage(void) {
 	fputs("usage: k8a_host [-c CONFIG] [-p OPEN_PARAMS] [-n MAX] [-t SECONDS] [-s BATCH_SLEEP_MS]\n"
-	      "                [--cycles N] [--info] [-f SPECS_FILE] [-a] [-b] [-m N] PLUGIN.so [FIELD_SPEC ...]\n"
+	      "                [--cycles N] [--info] [-f SPECS_FILE] [-a] [-b] [-r] [-m N] PLUGIN.so [FIELD_SPEC ...]\n"
 	      "  -a  add \"arrival_ns\" (CLOCK_REALTIME at next_batch return) to each event record\n"
 	      "  -b  benchmark: no per-event output (the fields given are still extracted); timings and CPU\n"
 	      "      in the end record\n"
+	      "  -r  extract each batch's events backwards first (values discarded), then as usual\n"
 	      "  -m N  with tests/host/malloc_count.so preloaded: \"allocations\" from event N to the end\n",
 	      stderr);
 	exit(1);
@@ -549,6 +559,7 @@ int main(int argc, char** argv) {
 		else if (!strcmp(a, "-q")) g_quiet = 1;
 		else if (!strcmp(a, "-a")) o.arrival = 1;
 		else if (!strcmp(a, "-b")) o.bench = 1;
+		else if (!strcmp(a, "-r")) o.revisit = 1;
 		else usage();
 	}
 	if (i >= argc) usage();
