@@ -29,6 +29,7 @@ public:
 
 private:
     bool refill();
+    void prefetch_ahead();
     const char* data() const { return map_ ? map_ : buf_.data(); }
 
     FILE* f_ = nullptr;
@@ -37,6 +38,7 @@ private:
     uint64_t consumed_ = 0;
     std::vector<char> buf_;
     size_t start_ = 0, end_ = 0;
+    size_t prefetched_ = 0;  // bytes of the map asked from memory ahead of the reader
     bool eof_ = false;
     std::string error_;
 };
