@@ -21,7 +21,7 @@ void encode_plugin_event(uint8_t* dst, std::string_view payload, uint64_t ts_ns,
 }
 
 void EventBatch::clear() {
-    arena_.clear();
+    arena_used_ = 0;
     offsets_.clear();
     pointers_.clear();
     saved_.clear();
@@ -31,9 +31,16 @@ void EventBatch::clear() {
 
 void EventBatch::add(std::string_view payload, uint64_t ts_ns, const JsonTape* tape, Node node) {
     size_t words = (K8A_EVENT_PAYLOAD_OFFSET + payload.size() + 7) / 8;
-    size_t at = arena_.size();
-    arena_.resize(at + words);
-    encode_plugin_event(reinterpret_cast<uint8_t*>(arena_.data() + at), payload, ts_ns, plugin_id_);
+    size_t at = arena_used_;
+    if (at + words > arena_words_) {
+        size_t grown = std::max({at + words, 2 * arena_words_, size_t(1) << 16});
+        std::unique_ptr<uint64_t[]> bigger(new uint64_t[grown]);
+        if (at) std::memcpy(bigger.get(), arena_.get(), at * sizeof(uint64_t));
+        arena_ = std::move(bigger);
+        arena_words_ = grown;
+    }
+    arena_used_ = at + words;
+    encode_plugin_event(reinterpret_cast<uint8_t*>(arena_.get() + at), payload, ts_ns, plugin_id_);
     offsets_.push_back(at);
     Saved saved;
     if (tape && !saved_flags_) {  // uninitialized: untouched pages cost nothing
@@ -67,7 +74,7 @@ bool EventBatch::saved_tape(const ss_plugin_event* evt, SavedTape* out) const {
 ss_plugin_event** EventBatch::events() {
     pointers_.resize(offsets_.size());
     for (size_t i = 0; i < offsets_.size(); i++)
-        pointers_[i] = reinterpret_cast<ss_plugin_event*>(arena_.data() + offsets_[i]);
+        pointers_[i] = reinterpret_cast<ss_plugin_event*>(arena_.get() + offsets_[i]);
     return pointers_.data();
 }
 

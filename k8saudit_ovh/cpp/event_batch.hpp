@@ -39,7 +39,9 @@ private:
     };
 
     uint32_t plugin_id_;
-    std::vector<uint64_t> arena_;  // uint64_t elements keep every event 8-byte aligned
+    // uint64_t words keep every event 8-byte aligned; grown by copy, never zeroed
+    std::unique_ptr<uint64_t[]> arena_;
+    size_t arena_words_ = 0, arena_used_ = 0;
     std::vector<size_t> offsets_;  // in uint64_t units
     std::vector<ss_plugin_event*> pointers_;
     std::vector<Saved> saved_;     // per event

@@ -281,6 +281,7 @@ bool JsonTape::adopt(const char* data, size_t len, const SavedTape& saved) noexc
 		return false;
 	}
 	text_ = data;
+	text_len_ = len;
 	scan_ = reinterpret_cast<const uint8_t*>(data);
 	pos_ = saved.pos;
 	end_ = saved.end;
@@ -305,6 +306,7 @@ bool JsonTape::scan(const char* data, size_t len) noexcept {
 	// Stage 1 reads whole blocks only within `len` (it copies the last partial one), so it
 	// scans the payload in place.
 	text_ = data;
+	text_len_ = len;
 	scan_ = reinterpret_cast<const uint8_t*>(data);
 	auto err = stage1_->stage1(scan_, len, simdjson::stage1_mode::regular);
 	if (err == simdjson::UTF8_ERROR || err == simdjson::UNESCAPED_CHARS) {
@@ -324,27 +326,34 @@ bool JsonTape::scan(const char* data, size_t len) noexcept {
 bool JsonTape::index() noexcept {
 	const uint32_t n = stage1_->n_structural_indexes;
 	try {
-		end_buf_.resize(n);
-		flags_.resize(n);
+		// Grown, never shrunk: nothing is zeroed per event (flags are set below).
+		if (end_buf_.size() < n) end_buf_.resize(n);
+		if (flags_.size() < n) flags_.resize(n);
 	} catch (...) {
 		return false;
 	}
 	end_ = end_buf_.data();
-	compact_ = true;  // check_atom clears it for a token followed by whitespace
 	// Local pointers: stores to the uint8_t flags may alias anything, so members would be
 	// reloaded after each one.
 	const uint8_t* s = scan_;
 	const uint32_t* pos = pos_;
 	uint32_t* end = end_buf_.data();
 	uint8_t* flags = flags_.data();
-	uint32_t gaps = 0;  // whitespace after punctuation: nonzero (pos[n] is the input's length)
+	// Bytes of the tokens: the text between the first and the last structural is compact
+	// (no whitespace between tokens) when they cover all of it; punctuation is one byte.
+	uint32_t atom_bytes = 0, atoms = 0;
 	std::memset(flags, 0, n);
 	auto byte = [=](uint32_t i) { return i < n ? s[pos[i]] : 0; };  // the end of input reads as 0
-	auto atom = [=](uint32_t i) {  // check_atom, with a shortcut for the common case
+	auto atom = [&](uint32_t i) {  // check_atom, with a shortcut for the common case
 		uint32_t b = pos[i], e = pos[i + 1];
-		if (s[b] != '"' || s[e - 1] != '"' || e - b < 2) return check_atom(i);
-		flags[i] = uint8_t(JType::String);  // a string directly followed by the next token
-		end[i] = e;
+		if (s[b] == '"' && s[e - 1] == '"' && e - b >= 2) {
+			flags[i] = uint8_t(JType::String);  // a string directly followed by the next token
+			end[i] = e;
+		} else if (!check_atom(i)) {
+			return false;
+		}
+		atoms++;
+		atom_bytes += end[i] - b;
 		return true;
 	};
 	uint32_t stack[kMaxDepth];  // open containers
@@ -357,7 +366,6 @@ bool JsonTape::index() noexcept {
 		if (c == '{' || c == '[') {
 			flags[i] = uint8_t(c == '{' ? JType::Object : JType::Array);
 			stack[depth++] = i++;
-			gaps |= pos[i] ^ (pos[i - 1] + 1);
 			if (byte(i) != c + 2) {  // not empty: '}' is '{' + 2, ']' is '[' + 2
 				if (c == '[') continue;
 				goto key;
@@ -369,7 +377,6 @@ bool JsonTape::index() noexcept {
 		}
 	close:  // i is the closing bracket of stack[depth - 1]
 		end[stack[--depth]] = ++i;
-		if (depth) gaps |= pos[i] ^ (pos[i - 1] + 1);  // whitespace after the root is not inside it
 	after_value:
 		if (depth == 0) break;
 		{
@@ -377,17 +384,16 @@ bool JsonTape::index() noexcept {
 			c = byte(i);
 			if (c == uint8_t(object ? '}' : ']')) goto close;
 			if (c != ',') return false;
-			gaps |= pos[i + 1] ^ (pos[i] + 1);
 			i++;
 			if (!object) continue;
 		}
 	key:  // a member key at i, then ':'
 		if (byte(i) != '"' || !atom(i) || byte(i + 1) != ':') return false;
-		gaps |= pos[i + 2] ^ (pos[i + 1] + 1);
 		i += 2;
 	}
-	compact_ = compact_ && !gaps;
-	return i == n;  // nothing after the root
+	if (i != n) return false;  // nothing after the root
+	compact_ = atom_bytes + (n - atoms) == pos[n - 1] + 1 - pos[0];
+	return true;
 }
 
 void JsonTape::list_root_members() noexcept {
@@ -408,6 +414,33 @@ void JsonTape::list_root_members() noexcept {
 		if (after(v) + 1 == end_[0]) break;
 	}
 	root_count_ = count;
+	root_hashed_ = count <= kRootSlots / 2;
+	if (!root_hashed_) return;
+	std::memset(root_slots_, 0, sizeof root_slots_);
+	for (uint32_t j = 0; j < count; j++) {
+		uint32_t h = root_slot(text_ + pos_[out[j].value - 2] + 1, out[j].key_len);
+		while (root_slots_[h]) h = (h + 1) % kRootSlots;  // a later duplicate lands further on: first wins
+		root_slots_[h] = uint8_t(j + 1);
+	}
+}
+
+namespace {
+constexpr uint64_t kOnes = 0x0101010101010101ull, kHighs = 0x8080808080808080ull;
+uint64_t load8(const char* s) {
+	uint64_t w;
+	std::memcpy(&w, s, 8);
+	return w;  // little-endian hosts only (x86-64, aarch64), like the rest of the plugin ABI
+}
+bool has_zero_byte(uint64_t x) { return (x - kOnes) & ~x & kHighs; }
+}  // namespace
+
+bool JsonTape::has_backslash(const char* s, size_t n) const noexcept {
+	if (s + ((n + 7) & ~size_t(7)) > text_ + text_len_)  // too close to the end for word reads
+		return std::memchr(s, '\\', n) != nullptr;
+	for (; n >= 8; s += 8, n -= 8)
+		if (has_zero_byte(load8(s) ^ (kOnes * '\\'))) return true;
+	// The last word: bytes past n are made 0xFF, never a backslash.
+	return n && has_zero_byte((load8(s) ^ (kOnes * '\\')) | (~0ull << (8 * n)));
 }
 
 // get() on the root, from its listed members: the same search, without walking.
@@ -415,8 +448,14 @@ Node JsonTape::get_root(std::string_view key, bool plain) noexcept {
 	const Member* m = root_members_.data();
 	const uint32_t count = root_count_;
 	if (plain && !lookup_mode(0)) {  // raw keys compare as fastjson compares them now
-		for (uint32_t j = 0; j < count; j++)  // in order: the first match wins
-			if (m[j].key_len == key.size() && raw_equals(m[j].value - 2, key)) return m[j].value;
+		auto same = [&](const Member& c) { return c.key_len == key.size() && raw_equals(c.value - 2, key); };
+		if (root_hashed_) {
+			for (uint32_t h = root_slot(key.data(), key.size()); root_slots_[h]; h = (h + 1) % kRootSlots)
+				if (same(m[root_slots_[h] - 1])) return m[root_slots_[h] - 1].value;
+		} else {
+			for (uint32_t j = 0; j < count; j++)  // in order: the first match wins
+				if (same(m[j])) return m[j].value;
+		}
 		decode_keys(0);                // a miss: fastjson decodes the keys for good
 		if (root_plain_) return kNil;  // which changed none: the raw search answered
 	}
@@ -429,10 +468,8 @@ Node JsonTape::get_root(std::string_view key, bool plain) noexcept {
 void JsonTape::decode_keys(Node n) noexcept {
 	if (n == 0 && !(flags_[0] & kKeysDecoded)) {
 		bool backslash = false;
-		for (uint32_t j = 0; j < root_count_; j++) {
-			uint32_t b = pos_[root_members_[j].value - 2] + 1, e = b + root_members_[j].key_len;
-			for (; b < e; b++) backslash |= text_[b] == '\\';  // no early exit: vectorized
-		}
+		for (uint32_t j = 0; j < root_count_ && !backslash; j++)
+			backslash = has_backslash(text_ + pos_[root_members_[j].value - 2] + 1, root_members_[j].key_len);
 		root_plain_ = root_count_ && !backslash;
 	}
 	mark(n, kKeysDecoded);
@@ -444,7 +481,6 @@ bool JsonTape::check_atom(uint32_t i) noexcept {
 	const char* s = reinterpret_cast<const char*>(scan_);
 	uint32_t b = pos_[i], e = pos_[i + 1];
 	while (e > b && is_ws(s[e - 1])) e--;
-	compact_ = compact_ && e == pos_[i + 1];
 	std::string_view tok(s + b, e - b);
 	JType t;
 	switch (tok[0]) {
