@@ -34,7 +34,16 @@ bool op_from_name(const std::string& name, Op* op) noexcept {
 	return false;
 }
 
-Extractor::Extractor(std::vector<FieldOp> table) : table_(std::move(table)), cache_(table_.size()) {}
+Extractor::Extractor(std::vector<FieldOp> table) : table_(std::move(table)), cache_(table_.size()) {
+	auto intern = [this](const std::vector<std::string>& from, std::vector<std::string_view>& to) {
+		to.clear();
+		for (const std::string& key : from) to.push_back(*keys_.insert(key).first);
+	};
+	for (FieldOp& op : table_) {
+		intern(op.path, op.path_keys);
+		intern(op.args, op.arg_keys);
+	}
+}
 
 bool Extractor::load(const ss_plugin_event_input* evt) noexcept {
 	if (event_ && evt->evtnum == evtnum_ && evt->evt == evt_) return parsed_;
@@ -146,7 +155,7 @@ bool Extractor::extract_field(const FieldOp& op, const ss_plugin_extract_field& 
 	case Op::SubjectNames: return subject_names(op);
 	case Op::AlwaysTrue: add_value("true"); return true;
 	case Op::Values:
-		if (!collect(root, index, op.path, 0)) return false;
+		if (!collect(root, index, op.path_keys, 0)) return false;
 		for (Node v : found_)
 			if (v != kNil) add_value_of(v);
 		return true;
@@ -155,25 +164,25 @@ bool Extractor::extract_field(const FieldOp& op, const ss_plugin_extract_field& 
 	case Op::FirstValue: return images(op, 0, false);
 	case Op::FirstRepository: return images(op, 0, true);
 	case Op::AnyTrue: {
-		if (!collect(root, kNoIndex, op.path, 0)) return false;
+		if (!collect(root, kNoIndex, op.path_keys, 0)) return false;
 		bool any = false;
 		for (Node v : found_) any = any || (v != kNil && tape_.peek_type(v) == JType::True);
 		add_value(any ? "true" : "false");
 		return true;
 	}
-	case Op::JoinedLists: return collect(root, index, op.path, 0) && joined_lists();
-	case Op::HostPorts: return collect(root, index, op.path, 0) && host_ports();
+	case Op::JoinedLists: return collect(root, index, op.path_keys, 0) && joined_lists();
+	case Op::HostPorts: return collect(root, index, op.path_keys, 0) && host_ports();
 	case Op::EffectiveId: return effective_id(op, index);
 	case Op::RuleLists:
-		if (!collect(root, index, op.path, 0)) return false;
+		if (!collect(root, index, op.path_keys, 0)) return false;
 		for (Node v : found_) {
 			if (v == kNil || tape_.type(v) != JType::Array) continue;
 			for (Node e = tape_.first_child(v); e != kNil; e = tape_.next_sibling(e, v)) add_value_of(e);
 		}
 		return true;
-	case Op::VolumeTypes: return collect(root, index, op.path, 0) && volume_types();
+	case Op::VolumeTypes: return collect(root, index, op.path_keys, 0) && volume_types();
 	// The key argument is not an index: always look at every volume.
-	case Op::HostpathMatch: return collect(root, kNoIndex, op.path, 0) && hostpath_match(f.arg_key);
+	case Op::HostpathMatch: return collect(root, kNoIndex, op.path_keys, 0) && hostpath_match(f.arg_key);
 	}
 	return false;
 }
@@ -189,8 +198,8 @@ Node Extractor::get(Node v, std::string_view key) noexcept {
 }
 
 // fastjson Value.Get(path...).
-Node Extractor::get_path(Node v, const std::vector<std::string>& path) noexcept {
-	for (const std::string& k : path) {
+Node Extractor::get_path(Node v, const std::vector<std::string_view>& path) noexcept {
+	for (std::string_view k : path) {
 		v = get(v, k);
 		if (v == kNil) break;
 	}
@@ -200,7 +209,7 @@ Node Extractor::get_path(Node v, const std::vector<std::string>& path) noexcept 
 // upstream getValuesRecursive: follows `path`, and at each array met on the way either
 // takes element `index` or (kNoIndex) fans out, recording kNil for elements where the
 // rest of the path is missing. Results are appended to found_; false = not available.
-bool Extractor::collect(Node v, int64_t index, const std::vector<std::string>& path, size_t from) noexcept {
+bool Extractor::collect(Node v, int64_t index, const std::vector<std::string_view>& path, size_t from) noexcept {
 	if (from == 0) found_.clear();
 	for (size_t i = from; i < path.size(); i++) {
 		if (tape_.type(v) == JType::Array) {
@@ -228,7 +237,7 @@ void Extractor::append_text(Node v, std::string& out) noexcept {
 }
 
 bool Extractor::keys(const FieldOp& op) noexcept {
-	Node v = get_path(0, op.path);
+	Node v = get_path(0, op.path_keys);
 	if (v == kNil) return false;
 	if (!op.is_list) {
 		add_value_of(v);
@@ -251,7 +260,7 @@ bool Extractor::uri_param(const char* key) noexcept {
 
 // args[0]: subject kind; args[1] (optional): key whose value prefixes the name ("ns:name").
 bool Extractor::subject_names(const FieldOp& op) noexcept {
-	Node subjects = get_path(0, op.path);
+	Node subjects = get_path(0, op.path_keys);
 	if (subjects == kNil) return true;  // an empty list: no value
 	if (tape_.type(subjects) != JType::Array) return false;
 	for (Node s = tape_.first_child(subjects); s != kNil; s = tape_.next_sibling(s, subjects)) {
@@ -264,7 +273,7 @@ bool Extractor::subject_names(const FieldOp& op) noexcept {
 		text2_.clear();
 		append_text(name, text2_);
 		if (op.args.size() > 1) {
-			Node prefix = get(s, op.args[1]);
+			Node prefix = get(s, op.arg_keys[1]);
 			if (prefix == kNil) continue;
 			begin_value();
 			append_text(prefix, values_);
@@ -280,7 +289,7 @@ bool Extractor::subject_names(const FieldOp& op) noexcept {
 
 // Container names and images: every container must have one.
 bool Extractor::images(const FieldOp& op, int64_t index, bool repository_only) noexcept {
-	if (!collect(0, index, op.path, 0)) return false;
+	if (!collect(0, index, op.path_keys, 0)) return false;
 	for (Node v : found_) {
 		if (v == kNil) return false;
 		if (!repository_only) {
@@ -327,13 +336,13 @@ bool Extractor::host_ports() noexcept {
 
 // Per container: its own value at path, else the pod value at args, else "0".
 bool Extractor::effective_id(const FieldOp& op, int64_t index) noexcept {
-	Node pod = get_path(0, op.args);
+	Node pod = get_path(0, op.arg_keys);
 	text2_ = "0";
 	if (pod != kNil) {
 		text2_.clear();
 		append_text(pod, text2_);
 	}
-	if (!collect(0, index, op.path, 0)) return false;
+	if (!collect(0, index, op.path_keys, 0)) return false;
 	for (Node v : found_) {
 		if (v == kNil) add_value(text2_);
 		else add_value_of(v);

@@ -6,6 +6,8 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -31,6 +33,9 @@ struct FieldOp {
 	bool requires_key = false;  // the field has a required key argument
 	std::vector<std::string> path;
 	std::vector<std::string> args;
+	// path and args as the Extractor interns them: one address per distinct key, so that
+	// its lookup cache serves every field that shares a path prefix.
+	std::vector<std::string_view> path_keys, arg_keys;
 };
 
 class Extractor {
@@ -74,8 +79,8 @@ private:
 	Node get(Node v, std::string_view key) noexcept;
 
 	// upstream helpers
-	Node get_path(Node v, const std::vector<std::string>& path) noexcept;
-	bool collect(Node v, int64_t index, const std::vector<std::string>& path, size_t from) noexcept;
+	Node get_path(Node v, const std::vector<std::string_view>& path) noexcept;
+	bool collect(Node v, int64_t index, const std::vector<std::string_view>& path, size_t from) noexcept;
 	void append_text(Node v, std::string& out) noexcept;
 
 	// ops that need more than a few lines
@@ -95,6 +100,7 @@ private:
 	void add_value(std::string_view s) noexcept { begin_value(); values_.append(s); end_value(); }
 	void add_value_of(Node v) noexcept { begin_value(); append_text(v, values_); end_value(); }
 
+	std::unordered_set<std::string> keys_;  // interned path and argument keys (stable addresses)
 	std::vector<FieldOp> table_;
 	std::vector<Cached> cache_;  // by field_id
 	std::array<Lookup, 256> lookups_{};  // direct-mapped on (parent, key)
