@@ -67,12 +67,12 @@ ss_plugin_rc Extractor::extract(const ss_plugin_event_input* evt, const ss_plugi
 	}
 	values_.clear();
 	starts_.clear();
-	spans_.clear();
 	ss_plugin_rc rc = SS_PLUGIN_SUCCESS;
+	bool answered = true;
 	try {
 		bool parsed = load(evt);
 		for (uint32_t i = 0; i < in->num_fields; i++) {
-			const ss_plugin_extract_field& f = in->fields[i];
+			ss_plugin_extract_field& f = in->fields[i];
 			size_t first = starts_.size();
 			if (f.field_id >= table_.size()) {
 				last_error_ = "unknown field id " + std::to_string(f.field_id);
@@ -83,19 +83,21 @@ ss_plugin_rc Extractor::extract(const ss_plugin_event_input* evt, const ss_plugi
 			} else if (parsed) {
 				answer(f);
 			}
-			spans_.emplace_back(first, starts_.size() - first);
+			f.res_len = starts_.size() - first;  // its count, until the value pointers are final
 		}
 		ptrs_.resize(starts_.size());
 		for (size_t i = 0; i < starts_.size(); i++) ptrs_[i] = values_.data() + starts_[i];
 	} catch (...) {  // only allocation can throw
 		last_error_ = "extract: out of memory";
-		spans_.clear();  // every field: no value
+		answered = false;  // every field: no value
 		rc = SS_PLUGIN_FAILURE;
 	}
+	size_t next = 0;
 	for (uint32_t i = 0; i < in->num_fields; i++) {
-		bool set = i < spans_.size();
-		in->fields[i].res.str = set ? ptrs_.data() + spans_[i].first : nullptr;
-		in->fields[i].res_len = set ? spans_[i].second : 0;
+		ss_plugin_extract_field& f = in->fields[i];
+		if (!answered) f.res_len = 0;
+		f.res.str = answered ? ptrs_.data() + next : nullptr;
+		next += f.res_len;
 	}
 	return rc;
 }

@@ -113,7 +113,6 @@ private:
 
 	std::string values_;
 	std::vector<size_t> starts_;
-	std::vector<std::pair<size_t, size_t>> spans_;  // per requested field: first value, count
 	std::vector<const char*> ptrs_;
 	std::vector<Node> found_;  // output of collect()
 	std::string text_, text2_, scratch_;

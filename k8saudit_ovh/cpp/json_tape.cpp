@@ -249,7 +249,7 @@ bool JsonTape::parse(const char* data, size_t len) noexcept {
 	return false;
 }
 
-void JsonTape::save(Node n, uint32_t* pos, uint32_t* end, uint8_t* flags) const noexcept {
+void JsonTape::save(Node n, uint32_t* __restrict pos, uint32_t* __restrict end, uint8_t* __restrict flags) const noexcept {
 	const uint32_t count = this->count(n), base = pos_[n];
 	const uint32_t* __restrict from_pos = pos_ + n;
 	const uint32_t* __restrict from_end = end_ + n;
@@ -339,9 +339,10 @@ bool JsonTape::index() noexcept {
 	const uint32_t* pos = pos_;
 	uint32_t* end = end_buf_.data();
 	uint8_t* flags = flags_.data();
-	// Bytes of the tokens: the text between the first and the last structural is compact
-	// (no whitespace between tokens) when they cover all of it; punctuation is one byte.
-	uint32_t atom_bytes = 0, atoms = 0;
+	// The text between the first and the last structural is compact (no whitespace between
+	// tokens) when the tokens cover all of it: one byte per structural, plus what atoms
+	// add beyond their first byte.
+	uint32_t atom_extra = 0;
 	std::memset(flags, 0, n);
 	auto byte = [=](uint32_t i) { return i < n ? s[pos[i]] : 0; };  // the end of input reads as 0
 	auto atom = [&](uint32_t i) {  // check_atom, with a shortcut for the common case
@@ -349,11 +350,11 @@ bool JsonTape::index() noexcept {
 		if (s[b] == '"' && s[e - 1] == '"' && e - b >= 2) {
 			flags[i] = uint8_t(JType::String);  // a string directly followed by the next token
 			end[i] = e;
-		} else if (!check_atom(i)) {
-			return false;
+		} else {
+			if (!check_atom(i)) return false;
+			e = end[i];
 		}
-		atoms++;
-		atom_bytes += end[i] - b;
+		atom_extra += e - b - 1;
 		return true;
 	};
 	uint32_t stack[kMaxDepth];  // open containers
@@ -392,7 +393,7 @@ bool JsonTape::index() noexcept {
 		i += 2;
 	}
 	if (i != n) return false;  // nothing after the root
-	compact_ = atom_bytes + (n - atoms) == pos[n - 1] + 1 - pos[0];
+	compact_ = n + atom_extra == pos[n - 1] + 1 - pos[0];
 	return true;
 }
 
