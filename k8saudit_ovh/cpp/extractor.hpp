@@ -75,7 +75,7 @@ private:
 	bool extract_field(const FieldOp& op, const ss_plugin_extract_field& f) noexcept;
 
 	// tape_.get, remembered for the current event: fields share path prefixes, and every
-	// field looks up auditID. `key` must live as long as the Extractor (a literal, the table).
+	// field looks up auditID. `key` must live as long as the Extractor (a literal, or keys_).
 	Node get(Node v, std::string_view key) noexcept;
 
 	// upstream helpers
