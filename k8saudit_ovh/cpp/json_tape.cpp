@@ -358,6 +358,7 @@ bool JsonTape::index() noexcept {
 		return true;
 	};
 	uint32_t stack[kMaxDepth];  // open containers
+	uint8_t closer[kMaxDepth];  // the byte that closes each
 	uint32_t depth = 0, i = 0;
 	if (s[pos[0]] != '{' && s[pos[0]] != '[') return false;
 	for (;;) {
@@ -366,8 +367,9 @@ bool JsonTape::index() noexcept {
 		uint8_t c = s[pos[i]];
 		if (c == '{' || c == '[') {
 			flags[i] = uint8_t(c == '{' ? JType::Object : JType::Array);
+			closer[depth] = c + 2;  // '}' is '{' + 2, ']' is '[' + 2
 			stack[depth++] = i++;
-			if (byte(i) != c + 2) {  // not empty: '}' is '{' + 2, ']' is '[' + 2
+			if (byte(i) != c + 2) {  // not empty
 				if (c == '[') continue;
 				goto key;
 			}
@@ -380,16 +382,13 @@ bool JsonTape::index() noexcept {
 		end[stack[--depth]] = ++i;
 	after_value:
 		if (depth == 0) break;
-		{
-			bool object = flags[stack[depth - 1]] == uint8_t(JType::Object);
-			c = byte(i);
-			if (c == uint8_t(object ? '}' : ']')) goto close;
-			if (c != ',') return false;
-			i++;
-			if (!object) continue;
-		}
-	key:  // a member key at i, then ':'
-		if (byte(i) != '"' || !atom(i) || byte(i + 1) != ':') return false;
+		c = byte(i);
+		if (c == closer[depth - 1]) goto close;
+		if (c != ',') return false;
+		i++;
+		if (closer[depth - 1] == ']') continue;
+	key:  // a member key at i, then ':' (the next structural, where the key's token ends)
+		if (i + 1 >= n || s[pos[i]] != '"' || s[pos[i + 1]] != ':' || !atom(i)) return false;
 		i += 2;
 	}
 	if (i != n) return false;  // nothing after the root
