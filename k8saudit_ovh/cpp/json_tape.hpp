@@ -118,6 +118,14 @@ private:
 	// whether that changes any key.
 	void decode_keys(Node n) noexcept;
 	Node get_root(std::string_view key, bool plain) noexcept;
+	// The slot where a root key's lookup starts (see root_slots_).
+	static uint32_t root_slot(const char* key, size_t len) noexcept {
+		uint32_t x = uint32_t(len);
+		if (len) x |= uint32_t(uint8_t(key[0])) << 8 | uint32_t(uint8_t(key[len - 1])) << 16;
+		return (x * 0x9E3779B1u) >> 26;  // 6 bits: kRootSlots
+	}
+	// Whether s[0..n) (inside the text) holds a backslash.
+	bool has_backslash(const char* s, size_t n) const noexcept;
 	// Structural after the subtree of value n.
 	uint32_t after(Node n) const noexcept { return peek_type(n) <= JType::Array ? end_[n] : n + 1; }
 	// Raw text of an atom: a string or key without its quotes, a scalar token as written.
@@ -150,7 +158,7 @@ private:
 	std::unique_ptr<simdjson::internal::dom_parser_implementation> stage1_;
 	size_t capacity_ = 0;
 	const char* text_ = nullptr;  // the payload: values are read from it
-	size_t text_len_ = 0;
+	size_t text_len_ = 0;         // its length: word reads stay inside it
 	const uint8_t* scan_ = nullptr;   // what was scanned: the payload or sanitized_
 	std::vector<uint8_t> sanitized_;  // a copy fit for simdjson, for payloads fastjson alone accepts
 	const uint32_t* pos_ = nullptr;  // byte offset of each structural (stage 1's, or adopted)
@@ -163,13 +171,6 @@ private:
 		Node value;
 		uint32_t key_len;  // raw
 	};
-	static uint32_t root_slot(const char* key, size_t len) noexcept {
-		uint32_t x = uint32_t(len);
-		if (len) x |= uint32_t(uint8_t(key[0])) << 8 | uint32_t(uint8_t(key[len - 1])) << 16;
-		return (x * 0x9E3779B1u) >> 26;  // 6 bits: kRootSlots
-	}
-	// Whether s[0..n) (inside the text) holds a backslash.
-	bool has_backslash(const char* s, size_t n) const noexcept;
 	std::vector<Member> root_members_;  // every field starts at the root: its members, listed
 	uint32_t root_count_ = 0;           // 0: the root is searched like any object
 	// The listed members by hash of their raw key (open addressing; slot = member + 1), when
