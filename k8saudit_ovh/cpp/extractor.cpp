@@ -1,6 +1,7 @@
 #include "extractor.hpp"
 
 #include <cstring>
+#include <stdexcept>
 
 #include "go_url.hpp"
 
@@ -37,7 +38,11 @@ bool op_from_name(const std::string& name, Op* op) noexcept {
 Extractor::Extractor(std::vector<FieldOp> table) : table_(std::move(table)), cache_(table_.size()) {
 	auto intern = [this](const std::vector<std::string>& from, std::vector<std::string_view>& to) {
 		to.clear();
-		for (const std::string& key : from) to.push_back(*keys_.insert(key).first);
+		for (const std::string& key : from) {
+			if (key.find('\\') != std::string::npos)  // get() takes every key as plain
+				throw std::invalid_argument("field table: key with a backslash: " + key);
+			to.push_back(*keys_.insert(key).first);
+		}
 	};
 	for (FieldOp& op : table_) {
 		intern(op.path, op.path_keys);
@@ -45,8 +50,7 @@ Extractor::Extractor(std::vector<FieldOp> table) : table_(std::move(table)), cac
 	}
 }
 
-bool Extractor::load(const ss_plugin_event_input* evt) noexcept {
-	if (event_ && evt->evtnum == evtnum_ && evt->evt == evt_) return parsed_;
+bool Extractor::load_next(const ss_plugin_event_input* evt) noexcept {
 	event_++;
 	evtnum_ = evt->evtnum;
 	evt_ = evt->evt;
@@ -57,6 +61,7 @@ bool Extractor::load(const ss_plugin_event_input* evt) noexcept {
 	SavedTape saved;
 	parsed_ = (batch_ && batch_->saved_tape(evt->evt, &saved) && tape_.adopt(json, len, saved)) ||
 	          tape_.parse(json, len);
+	if (parsed_) tape_.list_root_members();  // every field starts at the root
 	return parsed_;
 }
 
@@ -70,7 +75,7 @@ ss_plugin_rc Extractor::extract(const ss_plugin_event_input* evt, const ss_plugi
 	ss_plugin_rc rc = SS_PLUGIN_SUCCESS;
 	bool answered = true;
 	try {
-		bool parsed = load(evt);
+		bool parsed = loaded(evt) ? parsed_ : load_next(evt);
 		for (uint32_t i = 0; i < in->num_fields; i++) {
 			ss_plugin_extract_field& f = in->fields[i];
 			size_t first = starts_.size();
@@ -85,19 +90,21 @@ ss_plugin_rc Extractor::extract(const ss_plugin_event_input* evt, const ss_plugi
 			}
 			f.res_len = starts_.size() - first;  // its count, until the value pointers are final
 		}
-		ptrs_.resize(starts_.size());
-		for (size_t i = 0; i < starts_.size(); i++) ptrs_[i] = values_.data() + starts_[i];
+		if (ptrs_.size() < starts_.size()) ptrs_.resize(starts_.size());  // grown, never shrunk
 	} catch (...) {  // only allocation can throw
 		last_error_ = "extract: out of memory";
 		answered = false;  // every field: no value
 		rc = SS_PLUGIN_FAILURE;
 	}
+	// Values are placed now that values_ no longer moves.
+	const char* base = values_.data();
+	const char** ptrs = ptrs_.data();
 	size_t next = 0;
 	for (uint32_t i = 0; i < in->num_fields; i++) {
 		ss_plugin_extract_field& f = in->fields[i];
 		if (!answered) f.res_len = 0;
-		f.res.str = answered ? ptrs_.data() + next : nullptr;
-		next += f.res_len;
+		f.res.str = answered ? ptrs + next : nullptr;
+		for (uint32_t k = 0; k < f.res_len; k++, next++) ptrs[next] = base + starts_[next];
 	}
 	return rc;
 }
@@ -106,11 +113,9 @@ ss_plugin_rc Extractor::extract(const ss_plugin_event_input* evt, const ss_plugi
 // event and fastjson's state has not changed since.
 void Extractor::answer(const ss_plugin_extract_field& f) {
 	Cached& c = cache_[f.field_id];
-	std::string_view key = f.arg_present && f.arg_key ? f.arg_key : "";
-	bool same = c.event == event_ && c.version == tape_.version() && c.arg_present == bool(f.arg_present) &&
-	            c.arg_index == f.arg_index && c.arg_key == key;
 	size_t first = starts_.size(), bytes = values_.size();
-	if (same) {
+	if (c.event == event_ && c.version == tape_.version() && c.arg_present == bool(f.arg_present) &&
+	    c.arg_index == f.arg_index && c.arg_key == (f.arg_present && f.arg_key ? f.arg_key : "")) {
 		for (uint32_t start : c.starts) starts_.push_back(bytes + start);
 		values_.append(c.values);
 		return;
@@ -129,7 +134,7 @@ void Extractor::answer(const ss_plugin_extract_field& f) {
 	c.version = version;
 	c.arg_present = f.arg_present;
 	c.arg_index = f.arg_index;
-	c.arg_key.assign(key);
+	c.arg_key.assign(f.arg_present && f.arg_key ? f.arg_key : "");
 	c.values.assign(values_, bytes, std::string::npos);
 	c.starts.clear();
 	for (size_t i = first; i < starts_.size(); i++) c.starts.push_back(uint32_t(starts_[i] - bytes));
@@ -138,8 +143,7 @@ void Extractor::answer(const ss_plugin_extract_field& f) {
 // False means "no value" (upstream: not available, wrong type, or a Go panic).
 bool Extractor::extract_field(const FieldOp& op, const ss_plugin_extract_field& f) noexcept {
 	const Node root = 0;
-	// Upstream ignores events without auditID, and looks it up again for every field.
-	if (get(root, "auditID") == kNil) return false;
+	if (!has_audit_id()) return false;
 	int64_t index = f.arg_present ? int64_t(f.arg_index) : kNoIndex;
 	if (index < kNoIndex) return false;  // Go's int() of a huge index is negative: index panic
 	switch (op.op) {
@@ -189,12 +193,23 @@ bool Extractor::extract_field(const FieldOp& op, const ss_plugin_extract_field& 
 	return false;
 }
 
+// Upstream ignores events without auditID, and looks it up again for every field: the
+// answer only changes with the root's lookup mode.
+bool Extractor::has_audit_id() noexcept {
+	if (audit_.event != event_ || audit_.mode != tape_.lookup_mode(0)) {
+		audit_.present = tape_.get(0, "auditID", true) != kNil;
+		audit_.event = event_;
+		audit_.mode = tape_.lookup_mode(0);
+	}
+	return audit_.present;
+}
+
 Node Extractor::get(Node v, std::string_view key) noexcept {
 	Lookup& l = lookups_[(v * 0x9E3779B1u ^ uint32_t(reinterpret_cast<uintptr_t>(key.data()) >> 3)) & 255];
 	// The same lookup gives the same member as long as the object compares keys the same way.
 	if (l.event == event_ && l.parent == v && l.key == key.data() && l.mode == tape_.lookup_mode(v))
 		return l.result;
-	Node r = tape_.get(v, key);
+	Node r = tape_.get(v, key, true);  // keys are literals or the table's (plain)
 	l = {event_, key.data(), v, r, tape_.lookup_mode(v)};
 	return r;
 }

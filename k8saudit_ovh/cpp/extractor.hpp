@@ -70,10 +70,15 @@ private:
 		bool mode = false;  // the parent's lookup_mode after the lookup
 	};
 
-	bool load(const ss_plugin_event_input* evt) noexcept;
+	// Whether evt is the event loaded last (the host asks for its fields one call each).
+	bool loaded(const ss_plugin_event_input* evt) const noexcept {
+		return event_ && evt->evtnum == evtnum_ && evt->evt == evt_;
+	}
+	bool load_next(const ss_plugin_event_input* evt) noexcept;  // parses it: false if it cannot
 	void answer(const ss_plugin_extract_field& f);
 	bool extract_field(const FieldOp& op, const ss_plugin_extract_field& f) noexcept;
 
+	bool has_audit_id() noexcept;
 	// tape_.get, remembered for the current event: fields share path prefixes, and every
 	// field looks up auditID. `key` must live as long as the Extractor (a literal, or keys_).
 	Node get(Node v, std::string_view key) noexcept;
@@ -104,6 +109,10 @@ private:
 	std::vector<FieldOp> table_;
 	std::vector<Cached> cache_;  // by field_id
 	std::array<Lookup, 256> lookups_{};  // direct-mapped on (parent, key)
+	struct {
+		uint64_t event = 0;
+		bool mode = false, present = false;
+	} audit_;  // see has_audit_id()
 	JsonTape tape_;
 	const EventBatch* batch_ = nullptr;
 	bool parsed_ = false;

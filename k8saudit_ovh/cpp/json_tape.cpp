@@ -240,12 +240,9 @@ void go_quote(std::string_view s, std::string& out) {
 
 bool JsonTape::parse(const char* data, size_t len) noexcept {
 	version_ = 0;
-	if (scan(data, len) && index()) {
-		list_root_members();
-		return true;
-	}
-	flags_.clear();
 	root_count_ = 0;
+	if (scan(data, len) && index()) return true;
+	flags_.clear();
 	return false;
 }
 
@@ -286,7 +283,6 @@ bool JsonTape::adopt(const char* data, size_t len, const SavedTape& saved) noexc
 	pos_ = saved.pos;
 	end_ = saved.end;
 	compact_ = false;  // not known: marshal checks the nodes it prints
-	list_root_members();
 	return true;
 }
 
@@ -424,25 +420,6 @@ void JsonTape::list_root_members() noexcept {
 	}
 }
 
-namespace {
-constexpr uint64_t kOnes = 0x0101010101010101ull, kHighs = 0x8080808080808080ull;
-uint64_t load8(const char* s) {
-	uint64_t w;
-	std::memcpy(&w, s, 8);
-	return w;  // little-endian hosts only (x86-64, aarch64), like the rest of the plugin ABI
-}
-bool has_zero_byte(uint64_t x) { return (x - kOnes) & ~x & kHighs; }
-}  // namespace
-
-bool JsonTape::has_backslash(const char* s, size_t n) const noexcept {
-	if (s + ((n + 7) & ~size_t(7)) > text_ + text_len_)  // too close to the end for word reads
-		return std::memchr(s, '\\', n) != nullptr;
-	for (; n >= 8; s += 8, n -= 8)
-		if (has_zero_byte(load8(s) ^ (kOnes * '\\'))) return true;
-	// The last word: bytes past n are made 0xFF, never a backslash.
-	return n && has_zero_byte((load8(s) ^ (kOnes * '\\')) | (~0ull << (8 * n)));
-}
-
 // get() on the root, from its listed members: the same search, without walking.
 Node JsonTape::get_root(std::string_view key, bool plain) noexcept {
 	const Member* m = root_members_.data();
@@ -524,7 +501,7 @@ size_t JsonTape::size(Node c) const noexcept {
 	return count;
 }
 
-Node JsonTape::get(Node n, std::string_view key) noexcept {
+Node JsonTape::get(Node n, std::string_view key, bool plain) noexcept {
 	if (peek_type(n) == JType::Array) {
 		// Go's strconv.Atoi: optional sign, decimal digits.
 		std::string_view d = key;
@@ -544,7 +521,6 @@ Node JsonTape::get(Node n, std::string_view key) noexcept {
 	// Unescaping never lengthens a key, and keeps it as it is when it keeps its length. So
 	// for a `key` without backslash, a raw key of the same length matches as it is, and
 	// only a longer one (with a backslash) needs decoding.
-	bool plain = key.find('\\') == std::string_view::npos;
 	auto match = [&](Node v, uint32_t len, bool decode) {  // len: of the raw key
 		uint32_t k = v - 2;
 		return !plain ? decoded(k, key_buf_) == key
