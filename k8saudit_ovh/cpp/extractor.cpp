@@ -35,7 +35,8 @@ bool op_from_name(const std::string& name, Op* op) noexcept {
 	return false;
 }
 
-Extractor::Extractor(std::vector<FieldOp> table) : table_(std::move(table)), cache_(table_.size()) {
+Extractor::Extractor(std::vector<FieldOp> table)
+    : table_(std::move(table)), fields_known_(table_.size()), cache_(table_.size()) {
 	auto intern = [this](const std::vector<std::string>& from, std::vector<std::string_view>& to) {
 		to.clear();
 		for (const std::string& key : from) {
@@ -70,43 +71,45 @@ ss_plugin_rc Extractor::extract(const ss_plugin_event_input* evt, const ss_plugi
 		last_error_ = "extract: missing event or field list";
 		return SS_PLUGIN_FAILURE;
 	}
+	// Locals: stores to the fields may alias any member, which would be reloaded after each.
+	ss_plugin_extract_field* const fields = in->fields;
+	const uint32_t count = in->num_fields;
+	const bool parsed = loaded(evt) ? parsed_ : load_next(evt);
 	values_.clear();
 	starts_.clear();
 	ss_plugin_rc rc = SS_PLUGIN_SUCCESS;
-	bool answered = true;
 	try {
-		bool parsed = loaded(evt) ? parsed_ : load_next(evt);
-		for (uint32_t i = 0; i < in->num_fields; i++) {
-			ss_plugin_extract_field& f = in->fields[i];
-			size_t first = starts_.size();
-			if (f.field_id >= table_.size()) {
-				last_error_ = "unknown field id " + std::to_string(f.field_id);
-				rc = SS_PLUGIN_FAILURE;
-			} else if (table_[f.field_id].requires_key && (!f.arg_present || !f.arg_key)) {
-				last_error_ = std::string(f.field ? f.field : "field") + " requires an argument";
-				rc = SS_PLUGIN_FAILURE;
-			} else if (parsed) {
+		for (uint32_t i = 0; i < count; i++) {
+			ss_plugin_extract_field& f = fields[i];
+			const size_t first = starts_.size();
+			if (f.field_id >= fields_known_ || (table_[f.field_id].requires_key && (!f.arg_present || !f.arg_key)))
+				rc = refuse(f);
+			else if (parsed)
 				answer(f);
-			}
 			f.res_len = starts_.size() - first;  // its count, until the value pointers are final
 		}
 		if (ptrs_.size() < starts_.size()) ptrs_.resize(starts_.size());  // grown, never shrunk
 	} catch (...) {  // only allocation can throw
 		last_error_ = "extract: out of memory";
-		answered = false;  // every field: no value
-		rc = SS_PLUGIN_FAILURE;
+		for (uint32_t i = 0; i < count; i++) fields[i].res_len = 0, fields[i].res.str = nullptr;  // no value
+		return SS_PLUGIN_FAILURE;
 	}
 	// Values are placed now that values_ no longer moves.
-	const char* base = values_.data();
-	const char** ptrs = ptrs_.data();
-	size_t next = 0;
-	for (uint32_t i = 0; i < in->num_fields; i++) {
-		ss_plugin_extract_field& f = in->fields[i];
-		if (!answered) f.res_len = 0;
-		f.res.str = answered ? ptrs + next : nullptr;
-		for (uint32_t k = 0; k < f.res_len; k++, next++) ptrs[next] = base + starts_[next];
+	const char* const base = values_.data();
+	const size_t* start = starts_.data();
+	const char** ptr = ptrs_.data();
+	for (uint32_t i = 0; i < count; i++) {
+		fields[i].res.str = ptr;
+		for (uint64_t k = fields[i].res_len; k; k--) *ptr++ = base + *start++;
 	}
 	return rc;
+}
+
+// Why f cannot be answered (an unknown id, or a missing required argument).
+ss_plugin_rc Extractor::refuse(const ss_plugin_extract_field& f) {
+	if (f.field_id >= fields_known_) last_error_ = "unknown field id " + std::to_string(f.field_id);
+	else last_error_ = std::string(f.field ? f.field : "field") + " requires an argument";
+	return SS_PLUGIN_FAILURE;
 }
 
 // Appends the values of f, from the cache when the same request was answered on this

@@ -75,6 +75,7 @@ private:
 		return event_ && evt->evtnum == evtnum_ && evt->evt == evt_;
 	}
 	bool load_next(const ss_plugin_event_input* evt) noexcept;  // parses it: false if it cannot
+	ss_plugin_rc refuse(const ss_plugin_extract_field& f);
 	void answer(const ss_plugin_extract_field& f);
 	bool extract_field(const FieldOp& op, const ss_plugin_extract_field& f) noexcept;
 
@@ -107,6 +108,7 @@ private:
 
 	std::unordered_set<std::string> keys_;  // interned path and argument keys (stable addresses)
 	std::vector<FieldOp> table_;
+	uint32_t fields_known_;  // table_.size()
 	std::vector<Cached> cache_;  // by field_id
 	std::array<Lookup, 256> lookups_{};  // direct-mapped on (parent, key)
 	struct {

@@ -420,35 +420,39 @@ void JsonTape::list_root_members() noexcept {
 	}
 }
 
-// get() on the root, from its listed members: the same search, without walking.
-Node JsonTape::get_root(std::string_view key, bool plain) noexcept {
+// A raw-key search of the root, from its listed members: the same search, without walking.
+Node JsonTape::find_root_raw(std::string_view key) const noexcept {
 	const Member* m = root_members_.data();
-	const uint32_t count = root_count_;
-	if (plain && !lookup_mode(0)) {  // raw keys compare as fastjson compares them now
-		auto same = [&](const Member& c) { return c.key_len == key.size() && raw_equals(c.value - 2, key); };
-		if (root_hashed_) {
-			for (uint32_t h = root_slot(key.data(), key.size()); root_slots_[h]; h = (h + 1) % kRootSlots)
-				if (same(m[root_slots_[h] - 1])) return m[root_slots_[h] - 1].value;
-		} else {
-			for (uint32_t j = 0; j < count; j++)  // in order: the first match wins
-				if (same(m[j])) return m[j].value;
-		}
-		decode_keys(0);                // a miss: fastjson decodes the keys for good
-		if (root_plain_) return kNil;  // which changed none: the raw search answered
+	auto same = [&](const Member& c) { return c.key_len == key.size() && raw_equals(c.value - 2, key); };
+	if (root_hashed_) {
+		for (uint32_t h = root_slot(key.data(), key.size()); root_slots_[h]; h = (h + 1) % kRootSlots)
+			if (same(m[root_slots_[h] - 1])) return m[root_slots_[h] - 1].value;
+	} else {
+		for (uint32_t j = 0; j < root_count_; j++)  // in order: the first match wins
+			if (same(m[j])) return m[j].value;
 	}
-	decode_keys(0);
-	for (uint32_t j = 0; j < count; j++)
-		if (decoded(m[j].value - 2, key_buf_) == key) return m[j].value;
 	return kNil;
 }
 
-void JsonTape::decode_keys(Node n) noexcept {
-	if (n == 0 && !(flags_[0] & kKeysDecoded)) {
-		bool backslash = false;
-		for (uint32_t j = 0; j < root_count_ && !backslash; j++)
-			backslash = has_backslash(text_ + pos_[root_members_[j].value - 2] + 1, root_members_[j].key_len);
-		root_plain_ = root_count_ && !backslash;
+// A raw-key search of object n (not empty): the first member whose raw key is `key`.
+Node JsonTape::find_raw(Node n, std::string_view key) const noexcept {
+	const uint32_t close = end_[n] - 1;
+	for (Node v = n + 3;; v = after(v) + 3) {
+		if (end_[v - 2] - 2 - pos_[v - 2] == key.size() && raw_equals(v - 2, key)) return v;
+		if (after(v) == close) return kNil;
 	}
+}
+
+void JsonTape::decode_keys(Node n) noexcept {
+	if (flags_[n] & kKeysDecoded) return;
+	bool plain = true;  // no key has a backslash: decoding changes no lookup
+	if (n == 0 && root_count_) {
+		for (uint32_t j = 0; j < root_count_ && plain; j++)
+			plain = !has_backslash(text_ + pos_[root_members_[j].value - 2] + 1, root_members_[j].key_len);
+	} else {
+		for (Node v = first_child(n); v != kNil && plain; v = next_sibling(v, n)) plain = !escaped(v - 2);
+	}
+	if (plain) flags_[n] |= kKeysPlain;
 	mark(n, kKeysDecoded);
 }
 
@@ -501,7 +505,12 @@ size_t JsonTape::size(Node c) const noexcept {
 	return count;
 }
 
-Node JsonTape::get(Node n, std::string_view key, bool plain) noexcept {
+// get(): what the raw search of the inline part does not answer.
+Node JsonTape::get_slow(Node n, std::string_view key, bool plain, bool searched) noexcept {
+	if (searched) {             // a plain key missed among raw keys:
+		decode_keys(n);             // fastjson decodes the keys for good,
+		if (!lookup_mode(n)) return kNil;  // which changed none: the raw search answered
+	}
 	if (peek_type(n) == JType::Array) {
 		// Go's strconv.Atoi: optional sign, decimal digits.
 		std::string_view d = key;
@@ -517,25 +526,15 @@ Node JsonTape::get(Node n, std::string_view key, bool plain) noexcept {
 		return c;
 	}
 	if (peek_type(n) != JType::Object || end_[n] == n + 2) return kNil;
-	// fastjson compares raw keys until one lookup misses, then decodes all keys for good.
-	// Unescaping never lengthens a key, and keeps it as it is when it keeps its length. So
-	// for a `key` without backslash, a raw key of the same length matches as it is, and
-	// only a longer one (with a backslash) needs decoding.
-	auto match = [&](Node v, uint32_t len, bool decode) {  // len: of the raw key
-		uint32_t k = v - 2;
-		return !plain ? decoded(k, key_buf_) == key
-		       : len == key.size() ? raw_equals(k, key)
-		       : decode && len > key.size() && escaped(k) && decoded(k, key_buf_) == key;
-	};
-	if (n == 0 && root_count_) return get_root(key, plain);
-	const uint32_t close = end_[n] - 1;
-	for (bool decode : {false, true}) {
-		if (decode) decode_keys(n);
-		else if (!plain || (flags_[n] & kKeysDecoded)) continue;
-		for (Node v = n + 3;; v = after(v) + 3) {
-			if (match(v, end_[v - 2] - 2 - pos_[v - 2], decode)) return v;
-			if (after(v) == close) break;
-		}
+	decode_keys(n);
+	// Unescaping never lengthens a key, and keeps it as it is when it keeps its length: for
+	// a plain `key`, a raw key of its length matches as it is, and only longer ones decode.
+	for (Node v = first_child(n); v != kNil; v = next_sibling(v, n)) {
+		uint32_t k = v - 2, len = end_[k] - 2 - pos_[k];
+		bool match = !plain ? decoded(k, key_buf_) == key
+		             : len == key.size() ? raw_equals(k, key)
+		             : len > key.size() && escaped(k) && decoded(k, key_buf_) == key;
+		if (match) return v;
 	}
 	return kNil;
 }

@@ -81,12 +81,22 @@ public:
 		return get(n, key, key.find('\\') == std::string_view::npos);
 	}
 	// The same, told whether `key` is plain (holds no backslash).
-	Node get(Node n, std::string_view key, bool plain) noexcept;
+	Node get(Node n, std::string_view key, bool plain) noexcept {
+		// fastjson compares raw keys until a lookup misses, then decodes all keys for good.
+		// The common case inline: a plain key in a non-empty object still compared raw.
+		const uint8_t f = flags_[n];
+		if (plain && (f & kTypeMask) == uint8_t(JType::Object) && (f & (kKeysDecoded | kKeysPlain)) != kKeysDecoded &&
+		    end_[n] != n + 2) {
+			Node found = n == 0 && root_count_ ? find_root_raw(key) : find_raw(n, key);
+			return found != kNil ? found : get_slow(n, key, plain, true);
+		}
+		return get_slow(n, key, plain, false);
+	}
 
 	// The only state Get on object n depends on: whether it compares decoded keys (which
 	// makes no difference in a root without escaped keys).
 	bool lookup_mode(Node n) const noexcept {
-		return (flags_[n] & kKeysDecoded) && !(n == 0 && root_plain_);
+		return (flags_[n] & (kKeysDecoded | kKeysPlain)) == kKeysDecoded;
 	}
 
 	size_t size(Node container) const noexcept;
@@ -117,7 +127,10 @@ public:
 
 private:
 	// kEscapeKnown / kEscaped cache whether an atom's raw text holds a backslash.
-	enum : uint8_t { kTypeMask = 7, kTouched = 8, kKeysDecoded = 16, kEscapeKnown = 32, kEscaped = 64 };
+	// kKeysPlain: once decoded, the object's keys turned out to hold no backslash.
+	enum : uint8_t {
+		kTypeMask = 7, kTouched = 8, kKeysDecoded = 16, kEscapeKnown = 32, kEscaped = 64, kKeysPlain = 128
+	};
 
 	void mark(Node n, uint8_t bit) noexcept {
 		if (!(flags_[n] & bit)) flags_[n] |= bit, version_++;
@@ -125,10 +138,12 @@ private:
 	bool scan(const char* data, size_t len) noexcept;
 	bool index() noexcept;
 	bool check_atom(uint32_t i) noexcept;
-	// Marks n's keys decoded (fastjson decodes them all at once); for the root, finds out
-	// whether that changes any key.
+	// Marks n's keys decoded (fastjson decodes them all at once), and finds out whether that
+	// changes any key.
 	void decode_keys(Node n) noexcept;
-	Node get_root(std::string_view key, bool plain) noexcept;
+	Node get_slow(Node n, std::string_view key, bool plain, bool searched) noexcept;
+	Node find_raw(Node n, std::string_view key) const noexcept;
+	Node find_root_raw(std::string_view key) const noexcept;
 	// The slot where a root key's lookup starts (see root_slots_).
 	static uint32_t root_slot(const char* key, size_t len) noexcept {
 		uint32_t x = uint32_t(len);
@@ -160,10 +175,21 @@ private:
 		return {text_ + b, e - b};
 	}
 	// Raw key or string i == text, checking the length and the first byte before the rest.
+	// Keys are short: words compared inline beat a call to memcmp.
 	bool raw_equals(uint32_t i, std::string_view text) const noexcept {
 		uint32_t b = pos_[i] + 1;
-		return end_[i] - 1 - b == text.size() && (text.empty() || text_[b] == text[0]) &&
-		       std::memcmp(text_ + b, text.data(), text.size()) == 0;
+		if (end_[i] - 1 - b != text.size() || (!text.empty() && text_[b] != text[0])) return false;
+		const char *x = text_ + b, *y = text.data();
+		size_t n = text.size();
+		for (; n >= 8; x += 8, y += 8, n -= 8) {
+			uint64_t u, v;
+			std::memcpy(&u, x, 8);
+			std::memcpy(&v, y, 8);
+			if (u != v) return false;
+		}
+		for (; n; x++, y++, n--)
+			if (*x != *y) return false;
+		return true;
 	}
 	// Whether the raw text of atom i holds a backslash (found out once per event).
 	bool escaped(uint32_t i) noexcept {
@@ -203,7 +229,6 @@ private:
 	static constexpr uint32_t kRootSlots = 64;
 	uint8_t root_slots_[kRootSlots] = {};
 	bool root_hashed_ = false;
-	bool root_plain_ = false;  // once root keys are decoded: none has a backslash
 	uint32_t version_ = 0;
 	std::string decode_buf_, key_buf_;
 };
