@@ -252,7 +252,7 @@ bool Extractor::collect(Node v, int64_t index, const std::vector<std::string_vie
 
 // upstream jsonValueAsString: strings decoded, anything else as JSON text.
 void Extractor::append_text(Node v, std::string& out) noexcept {
-	if (tape_.type(v) == JType::String) out.append(tape_.string(v));
+	if (tape_.type(v) == JType::String) tape_.append_string(v, out);
 	else tape_.marshal(v, out);
 }
 

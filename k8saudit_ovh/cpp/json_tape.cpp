@@ -47,22 +47,24 @@ int parse_hex4(std::string_view s) {
 	return v;
 }
 
-void append_utf8(uint32_t r, std::string& out) {
+// Writes the UTF-8 encoding of r at o; returns the end.
+char* put_utf8(uint32_t r, char* o) {
 	if (r < 0x80) {
-		out += char(r);
+		*o++ = char(r);
 	} else if (r < 0x800) {
-		out += char(0xC0 | r >> 6);
-		out += char(0x80 | (r & 0x3F));
+		*o++ = char(0xC0 | r >> 6);
+		*o++ = char(0x80 | (r & 0x3F));
 	} else if (r < 0x10000) {
-		out += char(0xE0 | r >> 12);
-		out += char(0x80 | (r >> 6 & 0x3F));
-		out += char(0x80 | (r & 0x3F));
+		*o++ = char(0xE0 | r >> 12);
+		*o++ = char(0x80 | (r >> 6 & 0x3F));
+		*o++ = char(0x80 | (r & 0x3F));
 	} else {
-		out += char(0xF0 | r >> 18);
-		out += char(0x80 | (r >> 12 & 0x3F));
-		out += char(0x80 | (r >> 6 & 0x3F));
-		out += char(0x80 | (r & 0x3F));
+		*o++ = char(0xF0 | r >> 18);
+		*o++ = char(0x80 | (r >> 12 & 0x3F));
+		*o++ = char(0x80 | (r >> 6 & 0x3F));
+		*o++ = char(0x80 | (r & 0x3F));
 	}
+	return o;
 }
 
 // Length of the valid UTF-8 sequence at s (RFC 3629), 0 if invalid; *rune gets its value.
@@ -151,49 +153,70 @@ bool sanitize(uint8_t* s, size_t n) noexcept {
 }  // namespace
 
 void unescape_best_effort(std::string_view s, std::string& out) {
-	size_t bs;
-	while ((bs = s.find('\\')) != std::string_view::npos) {
-		out.append(s.substr(0, bs));
-		s.remove_prefix(bs + 1);
-		if (s.empty()) return;  // a lone trailing backslash is dropped
-		char ch = s[0];
-		s.remove_prefix(1);
+	// Decoding never lengthens the text (each escape gives at most the bytes it spans):
+	// it is written in place, then trimmed.
+	const size_t at = out.size();
+	out.resize(at + s.size());
+	char* o = out.data() + at;
+	const char* p = s.data();
+	const char* const end = p + s.size();
+	while (p < end) {
+		if (*p != '\\') {  // up to the next backslash: a word at a time while 8 bytes remain
+			uint64_t hit = 0;
+			for (uint64_t w, x; end - p >= 8; p += 8, o += 8) {
+				std::memcpy(&w, p, 8);
+				std::memcpy(o, &w, 8);  // o trails p: the output has room
+				x = w ^ (0x0101010101010101ull * '\\');
+				hit = (x - 0x0101010101010101ull) & ~x & 0x8080808080808080ull;  // lowest: the first backslash
+				if (hit) break;
+			}
+			if (hit) {
+				size_t k = size_t(__builtin_ctzll(hit)) >> 3;
+				p += k, o += k;
+			} else {
+				while (p < end && *p != '\\') *o++ = *p++;
+			}
+			continue;
+		}
+		p++;
+		if (p == end) break;  // a lone trailing backslash is dropped
+		char ch = *p++;
 		switch (ch) {
-		case '"': case '\\': case '/': out += ch; break;
-		case 'b': out += '\b'; break;
-		case 'f': out += '\f'; break;
-		case 'n': out += '\n'; break;
-		case 'r': out += '\r'; break;
-		case 't': out += '\t'; break;
+		case '"': case '\\': case '/': *o++ = ch; break;
+		case 'b': *o++ = '\b'; break;
+		case 'f': *o++ = '\f'; break;
+		case 'n': *o++ = '\n'; break;
+		case 'r': *o++ = '\r'; break;
+		case 't': *o++ = '\t'; break;
 		case 'u': {
-			int x = parse_hex4(s);
+			int x = parse_hex4(std::string_view(p, size_t(end - p)));
 			if (x < 0) {  // kept as written
-				out += "\\u";
+				*o++ = '\\', *o++ = 'u';
 				break;
 			}
-			std::string_view xs = s.substr(0, 4);
-			s.remove_prefix(4);
+			const char* xs = p;
+			p += 4;
 			if (x < 0xD800 || x >= 0xE000) {
-				append_utf8(uint32_t(x), out);
+				o = put_utf8(uint32_t(x), o);
 				break;
 			}
-			int x1 = s.size() >= 6 && s[0] == '\\' && s[1] == 'u' ? parse_hex4(s.substr(2)) : -1;
+			int x1 = end - p >= 6 && p[0] == '\\' && p[1] == 'u' ? parse_hex4(std::string_view(p + 2, 4)) : -1;
 			if (x1 < 0) {
-				out += "\\u";
-				out.append(xs);
+				*o++ = '\\', *o++ = 'u';
+				std::memcpy(o, xs, 4);
+				o += 4;
 				break;
 			}
 			bool pair = x < 0xDC00 && x1 >= 0xDC00 && x1 < 0xE000;
-			append_utf8(pair ? 0x10000 + ((uint32_t(x) - 0xD800) << 10 | (uint32_t(x1) - 0xDC00)) : 0xFFFD, out);
-			s.remove_prefix(6);
+			o = put_utf8(pair ? 0x10000 + ((uint32_t(x) - 0xD800) << 10 | (uint32_t(x1) - 0xDC00)) : 0xFFFD, o);
+			p += 6;
 			break;
 		}
 		default:
-			out += '\\';
-			out += ch;
+			*o++ = '\\', *o++ = ch;
 		}
 	}
-	out.append(s);
+	out.resize(size_t(o - out.data()));
 }
 
 void go_quote(std::string_view s, std::string& out) {

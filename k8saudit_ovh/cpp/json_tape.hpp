@@ -122,6 +122,11 @@ public:
 	std::string_view key(Node member, Node object) noexcept;
 	// Decoded string content (fastjson's best-effort unescaping), valid until the next call.
 	std::string_view string(Node n) noexcept;
+	// Appends string(n) to out (without going through a buffer).
+	void append_string(Node n, std::string& out) noexcept {
+		if (escaped(n)) unescape_best_effort(raw(n), out);
+		else out.append(raw(n));
+	}
 	// Appends fastjson's MarshalTo text of `n`.
 	void marshal(Node n, std::string& out) noexcept;
 
