@@ -378,17 +378,20 @@ bool JsonTape::index() noexcept {
 	};
 	uint32_t stack[kMaxDepth];  // open containers
 	uint8_t closer[kMaxDepth];  // the byte that closes each
+	uint8_t closing = 0;        // closer[depth - 1], kept at hand
 	uint32_t depth = 0, i = 0;
 	if (s[pos[0]] != '{' && s[pos[0]] != '[') return false;
 	for (;;) {
-		// A value at i (inside `depth` containers, counted as fastjson does).
-		if (i >= n || depth >= kMaxDepth) return false;
+		// A value at i, inside `depth` containers (fewer than kMaxDepth: see below).
+		if (i >= n) return false;
 		uint8_t c = s[pos[i]];
 		if (c == '{' || c == '[') {
 			flags[i] = uint8_t(c == '{' ? JType::Object : JType::Array);
-			closer[depth] = c + 2;  // '}' is '{' + 2, ']' is '[' + 2
+			closer[depth] = closing = c + 2;  // '}' is '{' + 2, ']' is '[' + 2
 			stack[depth++] = i++;
-			if (byte(i) != c + 2) {  // not empty
+			if (byte(i) != closing) {  // not empty
+				// fastjson's depth limit counts the innermost scalar: no value this deep.
+				if (depth >= kMaxDepth) return false;
 				if (c == '[') continue;
 				goto key;
 			}
@@ -399,15 +402,25 @@ bool JsonTape::index() noexcept {
 		}
 	close:  // i is the closing bracket of stack[depth - 1]
 		end[stack[--depth]] = ++i;
+		closing = depth ? closer[depth - 1] : 0;
 	after_value:
 		if (depth == 0) break;
 		c = byte(i);
-		if (c == closer[depth - 1]) goto close;
+		if (c == closing) goto close;
 		if (c != ',') return false;
 		i++;
-		if (closer[depth - 1] == ']') continue;
+		if (closing == ']') continue;
 	key:  // a member key at i, then ':' (the next structural, where the key's token ends)
-		if (i + 1 >= n || s[pos[i]] != '"' || s[pos[i + 1]] != ':' || !atom(i)) return false;
+		if (i + 1 >= n) return false;
+		if (uint32_t b = pos[i], e = pos[i + 1]; s[b] != '"' || s[e] != ':') {
+			return false;
+		} else if (s[e - 1] == '"' && e - b >= 2) {  // the common case of atom(i)
+			flags[i] = uint8_t(JType::String);
+			end[i] = e;
+			atom_extra += e - b - 1;
+		} else if (!atom(i)) {
+			return false;
+		}
 		i += 2;
 	}
 	if (i != n) return false;  // nothing after the root
