@@ -151,3 +151,14 @@ def test_values_keep_input_spelling_and_nul_cuts():
     got = extract(event, ["ka.useragent", "ka.req.configmap.obj", "ka.verb"])
     assert got == {"ka.useragent": "a", "ka.req.configmap.obj": '{"a":"x\\u0041\\/<","b":1.50e0,"a":"dup"}',
                    "ka.verb": '["get"]'}
+
+
+@pytest.mark.parametrize("inner, inner_depth", [("1", 0), ('"s"', 0), ("[]", 0), ("{}", 0), ('{"k":[1]}', 2)])
+def test_nesting_limit_is_fastjsons(inner, inner_depth):
+    # fastjson refuses a value nested in 300 containers (MaxDepth counts the innermost
+    # value): an event that deep is no JSON, one level less is an event like any other.
+    def event(depth):  # the innermost value of `inner` inside `depth` containers
+        arrays = depth - 1 - inner_depth  # the root object holds the arrays around `inner`
+        return ('{"auditID":"1","verb":"get","x":' + "[" * arrays + inner + "]" * arrays + "}").encode()
+    assert extract(event(299), ["ka.verb"]) == {"ka.verb": "get"}
+    assert extract(event(300), ["ka.verb"]) == {"ka.verb": None}
