@@ -439,21 +439,31 @@ void JsonTape::list_root_members() noexcept {
 			return;  // the root is searched like any object
 		}
 	}
-	Member* out = root_members_.data();
+	// Locals: the uint8_t stores to the slots may alias anything, members would be reloaded.
+	Member* const out = root_members_.data();
+	uint8_t* const slots = root_slots_;
+	const uint32_t* const pos = pos_;
+	const uint32_t* const end = end_;
+	const uint8_t* const flags = flags_.data();
+	const char* const text = text_;
+	const uint32_t last = end[0] - 1;  // the closing brace
+	std::memset(slots, 0, kRootSlots);
 	uint32_t count = 0;
-	for (Node v = 3;; v = after(v) + 3) {  // after '{', a key and ':'
-		out[count++] = {v, end_[v - 2] - pos_[v - 2] - 2};
-		if (after(v) + 1 == end_[0]) break;
+	for (Node v = 3;;) {  // after '{', a key and ':'
+		const uint32_t key = pos[v - 2] + 1, len = end[v - 2] - key - 1;
+		out[count] = {v, len};
+		if (count < kRootSlots / 2) {  // hashed while at most half full
+			uint32_t h = root_slot(text + key, len);
+			while (slots[h]) h = (h + 1) % kRootSlots;  // a later duplicate lands further on: first wins
+			slots[h] = uint8_t(count + 1);
+		}
+		count++;
+		const uint32_t after = (flags[v] & kTypeMask) <= uint8_t(JType::Array) ? end[v] : v + 1;
+		if (after == last) break;
+		v = after + 3;
 	}
 	root_count_ = count;
 	root_hashed_ = count <= kRootSlots / 2;
-	if (!root_hashed_) return;
-	std::memset(root_slots_, 0, sizeof root_slots_);
-	for (uint32_t j = 0; j < count; j++) {
-		uint32_t h = root_slot(text_ + pos_[out[j].value - 2] + 1, out[j].key_len);
-		while (root_slots_[h]) h = (h + 1) % kRootSlots;  // a later duplicate lands further on: first wins
-		root_slots_[h] = uint8_t(j + 1);
-	}
 }
 
 // A raw-key search of the root, from its listed members: the same search, without walking.
@@ -481,13 +491,12 @@ Node JsonTape::find_raw(Node n, std::string_view key) const noexcept {
 
 void JsonTape::decode_keys(Node n) noexcept {
 	if (flags_[n] & kKeysDecoded) return;
-	bool plain = true;  // no key has a backslash: decoding changes no lookup
-	if (n == 0 && root_count_) {
-		for (uint32_t j = 0; j < root_count_ && plain; j++)
-			plain = !has_backslash(text_ + pos_[root_members_[j].value - 2] + 1, root_members_[j].key_len);
-	} else {
-		for (Node v = first_child(n); v != kNil && plain; v = next_sibling(v, n)) plain = !escaped(v - 2);
-	}
+	// For the listed root: whether no key has a backslash, so that decoding changes no
+	// lookup and they keep going by hash. Elsewhere a decoded search checks only the keys
+	// it must (the longer ones), which costs less than finding out for all.
+	bool plain = n == 0 && root_count_;
+	for (uint32_t j = 0; j < root_count_ && plain; j++)
+		plain = !has_backslash(text_ + pos_[root_members_[j].value - 2] + 1, root_members_[j].key_len);
 	if (plain) flags_[n] |= kKeysPlain;
 	mark(n, kKeysDecoded);
 }

@@ -132,7 +132,7 @@ public:
 
 private:
 	// kEscapeKnown / kEscaped cache whether an atom's raw text holds a backslash.
-	// kKeysPlain: once decoded, the object's keys turned out to hold no backslash.
+	// kKeysPlain: once decoded, the root's keys turned out to hold no backslash.
 	enum : uint8_t {
 		kTypeMask = 7, kTouched = 8, kKeysDecoded = 16, kEscapeKnown = 32, kEscaped = 64, kKeysPlain = 128
 	};
@@ -143,8 +143,8 @@ private:
 	bool scan(const char* data, size_t len) noexcept;
 	bool index() noexcept;
 	bool check_atom(uint32_t i) noexcept;
-	// Marks n's keys decoded (fastjson decodes them all at once), and finds out whether that
-	// changes any key.
+	// Marks n's keys decoded (fastjson decodes them all at once); for the root, finds out
+	// whether that changes any key.
 	void decode_keys(Node n) noexcept;
 	Node get_slow(Node n, std::string_view key, bool plain, bool searched) noexcept;
 	Node find_raw(Node n, std::string_view key) const noexcept;
