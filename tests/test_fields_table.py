@@ -162,3 +162,15 @@ def test_nesting_limit_is_fastjsons(inner, inner_depth):
         return ('{"auditID":"1","verb":"get","x":' + "[" * arrays + inner + "]" * arrays + "}").encode()
     assert extract(event(299), ["ka.verb"]) == {"ka.verb": "get"}
     assert extract(event(300), ["ka.verb"]) == {"ka.verb": None}
+
+
+@pytest.mark.parametrize("query, want", [
+    ("command=sh&x=1", "sh"), ("x=1&comm%61nd=sh", "sh"), ("a+b=1&command=ls+-l", "ls -l"),
+    ("command=%2Fbin%2Fsh", "/bin/sh"), ("x=1&commands=sh", None), ("x=1", None), ("command=%zz", None),
+    ("a+b=1", None), ("x=%41", None),
+])
+def test_uri_param_keys_as_go_decodes_them(query, want):
+    # Go's url.ParseQuery decodes keys (%XX, '+') before comparing, and a malformed
+    # query gives no value even where the key is present.
+    event = json.dumps({"auditID": "1", "requestURI": "/api/v1/namespaces/x/pods/p/exec?" + query}).encode()
+    assert extract(event, ["ka.uri.param[command]"]) == {"ka.uri.param[command]": want}

@@ -176,8 +176,13 @@ bool go_query_param(std::string_view uri, std::string_view key, std::string& val
 	size_t qmark = u.find('?');
 	bool found = false;
 	if (qmark == std::string_view::npos) return false;
-	parse_query(u.substr(qmark + 1), key, nullptr, &found, scratch);
-	return found && parse_url(uri) && parse_query(u.substr(qmark + 1), key, &value, &found, scratch);
+	std::string_view query = u.substr(qmark + 1);
+	// Without '%' or '+' every key decodes to itself: a query that does not hold `key` as
+	// written has no such key (rules ask for keys most URIs lack).
+	constexpr auto npos = std::string_view::npos;
+	if (query.find('%') == npos && query.find('+') == npos && query.find(key) == npos) return false;
+	parse_query(query, key, nullptr, &found, scratch);
+	return found && parse_url(uri) && parse_query(query, key, &value, &found, scratch);
 }
 
 }  // namespace k8a
