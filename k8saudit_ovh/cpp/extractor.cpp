@@ -113,8 +113,9 @@ ss_plugin_rc Extractor::refuse(const ss_plugin_extract_field& f) {
 }
 
 // Appends the values of f, from the cache when the same request was answered on this
-// event and fastjson's state has not changed since.
-void Extractor::answer(const ss_plugin_extract_field& f) {
+// event and fastjson's state has not changed since. (answer, extract_field and keys run
+// once per field call: inlined, they save a call frame each on Falco's event thread.)
+[[gnu::always_inline]] inline void Extractor::answer(const ss_plugin_extract_field& f) {
 	Cached& c = cache_[f.field_id];
 	size_t first = starts_.size(), bytes = values_.size();
 	if (c.event == event_ && c.version == tape_.version() && c.arg_present == bool(f.arg_present) &&
@@ -144,7 +145,7 @@ void Extractor::answer(const ss_plugin_extract_field& f) {
 }
 
 // False means "no value" (upstream: not available, wrong type, or a Go panic).
-bool Extractor::extract_field(const FieldOp& op, const ss_plugin_extract_field& f) noexcept {
+[[gnu::always_inline]] inline bool Extractor::extract_field(const FieldOp& op, const ss_plugin_extract_field& f) noexcept {
 	const Node root = 0;
 	if (!has_audit_id()) return false;
 	int64_t index = f.arg_present ? int64_t(f.arg_index) : kNoIndex;
@@ -256,7 +257,7 @@ void Extractor::append_text(Node v, std::string& out) noexcept {
 	else tape_.marshal(v, out);
 }
 
-bool Extractor::keys(const FieldOp& op) noexcept {
+[[gnu::always_inline]] inline bool Extractor::keys(const FieldOp& op) noexcept {
 	Node v = get_path(0, op.path_keys);
 	if (v == kNil) return false;
 	if (!op.is_list) {
