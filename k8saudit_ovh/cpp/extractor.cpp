@@ -197,14 +197,10 @@ ss_plugin_rc Extractor::refuse(const ss_plugin_extract_field& f) {
 	return false;
 }
 
-// Upstream ignores events without auditID, and looks it up again for every field: the
-// answer only changes with the root's lookup mode.
-bool Extractor::has_audit_id() noexcept {
-	if (audit_.event != event_ || audit_.mode != tape_.lookup_mode(0)) {
-		audit_.present = tape_.get(0, "auditID", true) != kNil;
-		audit_.event = event_;
-		audit_.mode = tape_.lookup_mode(0);
-	}
+bool Extractor::look_up_audit_id() noexcept {
+	audit_.present = tape_.get(0, "auditID", true) != kNil;
+	audit_.event = event_;
+	audit_.mode = tape_.lookup_mode(0);
 	return audit_.present;
 }
 

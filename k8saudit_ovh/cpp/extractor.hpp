@@ -79,7 +79,12 @@ private:
 	void answer(const ss_plugin_extract_field& f);
 	bool extract_field(const FieldOp& op, const ss_plugin_extract_field& f) noexcept;
 
-	bool has_audit_id() noexcept;
+	// Upstream ignores events without auditID, and looks it up again for every field: the
+	// answer only changes with the root's lookup mode.
+	bool has_audit_id() noexcept {
+		return audit_.event == event_ && audit_.mode == tape_.lookup_mode(0) ? audit_.present : look_up_audit_id();
+	}
+	bool look_up_audit_id() noexcept;
 	// tape_.get, remembered for the current event: fields share path prefixes, and every
 	// field looks up auditID. `key` must live as long as the Extractor (a literal, or keys_).
 	Node get(Node v, std::string_view key) noexcept;
