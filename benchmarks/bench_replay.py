@@ -7,6 +7,7 @@ event for the 20 fields the official rules use most (k8a_host -b: no output, eve
 read). Target >= 500 000 events/s on one core; the rate is the host thread's events per
 CPU second of the whole next_batch + extract loop, printed and kept in extra_info.
 """
+import statistics
 import subprocess
 
 import pytest
@@ -39,7 +40,10 @@ def test_replay_and_extract_events_per_second(benchmark, host, plugin, events_fi
         assert proc.returncode == 0 and run.end["events"] == EVENTS, run.stderr
         rates.append(EVENTS / run.end["thread_cpu_s"])
 
-    benchmark.pedantic(one_round, rounds=3, iterations=1)
+    # A shared VM steals cycles that rusage still counts as the thread's: the best of five
+    # rounds is the machine's rate, the median says how noisy it was.
+    benchmark.pedantic(one_round, rounds=5, iterations=1)
     benchmark.extra_info["events_per_cpu_second"] = round(max(rates))
-    print(f"\n{'replay + 20 fields' if fields else 'replay only'}: best {max(rates):,.0f} events/s per CPU second "
-          f"(rounds: {', '.join(f'{r:,.0f}' for r in rates)})")
+    benchmark.extra_info["events_per_cpu_second_median"] = round(statistics.median(rates))
+    print(f"\n{'replay + 20 fields' if fields else 'replay only'}: best {max(rates):,.0f} events/s per CPU second, "
+          f"median {statistics.median(rates):,.0f} (rounds: {', '.join(f'{r:,.0f}' for r in rates)})")
