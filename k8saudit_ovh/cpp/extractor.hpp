@@ -27,17 +27,15 @@ enum class Op : uint8_t {
 bool op_from_name(const std::string& name, Op* op) noexcept;
 
 // How one field is extracted (see fields.py for the meaning of path and args per op).
-// What a field call reads comes first, in one cache line of its own: the event data that
-// streams through between calls evicts the table.
-struct alignas(64) FieldOp {
+struct FieldOp {
 	Op op = Op::Keys;
 	bool is_list = false;
 	bool requires_key = false;  // the field has a required key argument
+	std::vector<std::string> path;
+	std::vector<std::string> args;
 	// path and args as the Extractor interns them: one address per distinct key, so that
 	// its lookup cache serves every field that shares a path prefix.
 	std::vector<std::string_view> path_keys, arg_keys;
-	std::vector<std::string> path;
-	std::vector<std::string> args;
 };
 
 class Extractor {
