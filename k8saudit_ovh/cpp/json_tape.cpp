@@ -552,8 +552,8 @@ size_t JsonTape::size(Node c) const noexcept {
 
 // get(): what the raw search of the inline part does not answer.
 Node JsonTape::get_slow(Node n, std::string_view key, bool plain, bool searched) noexcept {
-	if (searched) {             // a plain key missed among raw keys:
-		decode_keys(n);             // fastjson decodes the keys for good,
+	if (searched) {  // a plain key missed among raw keys: fastjson decodes the keys for good
+		decode_keys(n);
 		if (!lookup_mode(n)) return kNil;  // which changed none: the raw search answered
 	}
 	if (peek_type(n) == JType::Array) {
