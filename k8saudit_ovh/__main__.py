@@ -22,7 +22,7 @@ from . import highlights
 from ._version import VERSION
 from .demo_server import DemoServer, demo_frames
 from .host import Plugin, PluginError, Stream
-from .open_params import redact
+from .redaction import redact
 from .paths import PLUGIN_LIBRARY, PluginNotBuiltError, demo_events_path, plugin_path
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_NO_EVENTS, EXIT_INTERRUPTED = 0, 1, 2, 3, 130

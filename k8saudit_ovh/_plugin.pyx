@@ -27,7 +27,8 @@ from k8saudit_ovh._extract cimport Extractor, free_extractor, new_extractor
 
 from k8saudit_ovh import config as _config
 from k8saudit_ovh.ldp_reader import ReaderOptions, StreamReader
-from k8saudit_ovh.open_params import parse_open_params, redact
+from k8saudit_ovh.open_params import parse_open_params
+from k8saudit_ovh.redaction import redact
 
 cdef enum:
     PLUGIN_ID = 22
@@ -142,6 +143,7 @@ cdef api const char* k8a_last_error(void* s) noexcept nogil:
 cdef class StreamSink:
     """What a StreamReader thread calls (see ldp_reader.py); owns the stream's C++ state."""
     cdef LdpStream* stream
+    cdef uint64_t max_message
 
     def __dealloc__(self):
         del self.stream
@@ -164,6 +166,9 @@ cdef class StreamSink:
     def on_reconnect_attempt(self):
         self.stream.count_reconnect()
 
+    def on_message_dropped(self, uint64_t size):
+        self.stream.drop_message(size, self.max_message)
+
     def on_fatal(self, str message):
         self.stream.set_connected(False)
         self.stream.set_fatal(redact(message).encode("utf-8", "replace"))
@@ -172,6 +177,7 @@ cdef class StreamSink:
 cdef StreamSink new_sink(bytes cluster_name, size_t ring_bytes, size_t max_event_size, shared_ptr[Wakeup] wake):
     cdef StreamSink sink = StreamSink.__new__(StreamSink)
     sink.stream = new LdpStream(cluster_name, ring_bytes, max_event_size, wake)
+    sink.max_message = _config.max_frame_bytes(max_event_size)
     return sink
 
 
@@ -181,7 +187,7 @@ def _reader_options(dict settings):
         connect_timeout=settings["connectTimeoutS"], backoff_initial=settings["backoffInitialS"],
         backoff_max=settings["backoffMaxS"], max_retries=settings["maxRetries"],
         ca_file=settings["caFile"] or None, proxy=settings["proxy"] or None,
-        verify_tls=settings["verifyTLS"])
+        verify_tls=settings["verifyTLS"], max_message=_config.max_frame_bytes(settings["maxEventSize"]))
 
 
 def _stop_readers(list sinks, list readers, float budget_s=1.0):
@@ -249,7 +255,7 @@ cdef api void* k8a_open(void* s, const char* params, ss_plugin_rc* rc):
     if files:
         inst.replay = new FileReplay(st.max_event_size)
         if not inst.replay.open(files[0].path.encode("utf-8"), err):
-            set_error(st, err.c_str())
+            set_py_error(st, err.decode("utf-8", "replace"))  # it names the path: redacted
             free_instance(inst)
             return NULL
     else:

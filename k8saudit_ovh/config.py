@@ -6,6 +6,7 @@ Stdlib only: the build imports this file by path to embed the schema in the shim
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,10 +110,20 @@ def _check(key: Key, value: Any) -> Any:
         ok = isinstance(value, str)
     if not ok:
         raise ValueError(f"init_config '{key.name}' must be {_JSON_TYPE[key.type]}, got {json.dumps(value)}")
+    # Python's json reads NaN and Infinity; a NaN timeout or backoff would pass every range.
+    if key.type is float and not math.isfinite(value):
+        raise ValueError(f"init_config '{key.name}' must be a finite number, got {value}")
     if key.minimum is not None and value < key.minimum or key.maximum is not None and value > key.maximum:
         raise ValueError(f"init_config '{key.name}' must be between {key.type(key.minimum)} and {key.type(key.maximum)}, "
                          f"got {value}")
     return key.type(value)
+
+
+def max_frame_bytes(max_event_size: int) -> int:
+    """Largest LDP frame that can hold an event of max_event_size: the event is a JSON
+    string (short_message) inside a JSON string (message), so each of its bytes takes at
+    most 7 in the frame (a control character: \\u0001), plus the envelope and GELF fields."""
+    return 7 * max_event_size + (64 << 10)
 
 
 def markdown_table() -> str:

@@ -12,6 +12,7 @@ The sink (implemented by the plugin in Cython) is called from the reader thread 
     on_connected() -> None
     on_disconnected(reason: str) -> None            reason has the token redacted
     on_reconnect_attempt() -> None                  before every attempt but the first
+    on_message_dropped(size: int) -> None           a message over max_message, not read
     on_fatal(message: str) -> None                  the reader has given up and exits
 
 `push_frame` may block for back-pressure; the plugin must make it return False once the
@@ -19,7 +20,6 @@ instance is closing, before it calls `stop()`, so that the thread can exit withi
 timeout. Every string this module emits (logs, sink reasons, state) has its token redacted.
 """
 
-import logging
 import random
 import signal
 import socket
@@ -31,11 +31,14 @@ from urllib.parse import unquote, urlsplit
 
 import websocket
 
-from .open_params import Source, redact
+from . import ws_frames
+from .config import max_frame_bytes
+from .open_params import Source
+from .redaction import logger, redact, register_secret
 
 __all__ = ["ReaderOptions", "StreamReader"]
 
-log = logging.getLogger("k8saudit_ovh.ldp")
+log = logger("k8saudit_ovh.ldp")
 
 # Upgrade answers that retrying cannot fix: a bad URL or a rejected token.
 _UNHEALABLE_STATUSES = {
@@ -45,9 +48,6 @@ _UNHEALABLE_STATUSES = {
     404: "no such stream: check the host and the /tail/ path",
 }
 
-_OPCODE_TEXT = websocket.ABNF.OPCODE_TEXT
-_OPCODE_BINARY = websocket.ABNF.OPCODE_BINARY
-_OPCODE_CLOSE = websocket.ABNF.OPCODE_CLOSE
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,8 @@ class ReaderOptions:
     # still honours the https_proxy / http_proxy / no_proxy environment variables.
     proxy: str | None = None
     verify_tls: bool = True
+    # Largest WebSocket message kept; larger ones are dropped unread (see ws_frames.py).
+    max_message: int = max_frame_bytes(262144)
 
     def __post_init__(self):
         for name in ("ping_interval", "ping_timeout", "connect_timeout", "backoff_initial",
@@ -101,15 +103,18 @@ def _proxy_options(proxy: str) -> dict:
     if parts.scheme != "http" or not parts.hostname or not port:
         raise ValueError("proxy must look like http://host:port (or http://user:password@host:port)")
     options = {"http_proxy_host": parts.hostname, "http_proxy_port": port, "proxy_type": "http"}
+    if parts.password:
+        register_secret(unquote(parts.password))
     if parts.username:
         options["http_proxy_auth"] = (unquote(parts.username), unquote(parts.password or ""))
     return options
 
 
 class _Failure(Exception):
-    """A connection attempt or a connection that ended; `reason` is already redacted."""
+    """A connection attempt or a connection that ended, and why (redacted here, once)."""
 
     def __init__(self, reason: str, healable: bool = True):
+        reason = redact(reason)
         super().__init__(reason)
         self.reason = reason
         self.healable = healable
@@ -163,16 +168,20 @@ class StreamReader:
         `connect_timeout`, and the thread then exits without calling the sink again.
         """
         self._stop.set()
-        with self._ws_lock:
-            sock = self._ws.sock if self._ws is not None else None
-            if sock is not None:
-                try:  # wakes up a recv() blocked in the reader thread
-                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
-                except OSError:
-                    pass  # not connected yet, or already closed
+        self._shut_socket()
         if self._thread is not None:
             self._thread.join(timeout)
         return not self.alive
+
+    def _shut_socket(self) -> None:
+        """Wakes up a recv() or send() blocked in the reader thread: it fails at once."""
+        with self._ws_lock:
+            sock = self._ws.sock if self._ws is not None else None
+            if sock is not None:
+                try:
+                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
+                except OSError:
+                    pass  # not connected yet, or already closed
 
     def wait_first_outcome(self, timeout: float) -> tuple[str, str]:
         """Wait for the first connection attempt to end: ("connected", url), ("fatal",
@@ -227,12 +236,21 @@ class StreamReader:
             if self._stop.is_set():
                 return None
             self._ws = ws
+        # Each socket operation has its own timeout; this bounds the whole upgrade too (a
+        # server that trickles its answer, or sends headers without end).
+        watchdog = threading.Timer(self.options.connect_timeout, self._shut_socket)
+        watchdog.start()
         try:
             ws.connect(self.source.url, timeout=self.options.connect_timeout,
-                       **self._proxy)
+                       redirect_limit=0, **self._proxy)
         except Exception as exc:
             self._close(ws)
-            raise _describe(exc) from None
+            if watchdog.finished.is_set() and not self._stop.is_set() and not isinstance(
+                    exc, websocket.WebSocketBadStatusException):
+                raise _Failure(f"no WebSocket upgrade within {self.options.connect_timeout:g} s") from None
+            raise _describe(exc, ws) from None
+        finally:
+            watchdog.cancel()
         if self._stop.is_set():  # stop() came while the connection could not be interrupted
             self._close(ws)
             return None
@@ -259,44 +277,61 @@ class StreamReader:
             self._close(ws)
 
     def _pump(self, ws: websocket.WebSocket) -> None:
-        """Deliver frames until stop (returns) or until the connection fails (raises)."""
+        """Deliver frames until stop (returns) or until the connection fails (raises).
+
+        The peer is alive while complete frames arrive: a keepalive ping goes out every
+        `ping_interval`, and when no complete frame (its pong or any other) has come
+        `ping_timeout` after it, the connection is dead, even if bytes still trickle in."""
         push = self._sink.push_frame
         ping_interval = self.options.ping_interval
         ping_timeout = self.options.ping_timeout
-        # Wake up at least this often on a quiet stream to ping or notice a dead peer.
-        ws.settimeout(min(ping_interval, ping_timeout) if ping_interval else None)
-        recv = _fast_recv(ws)
+        # Wake up at least this often to ping or notice a dead peer; sends wait as long
+        # at most, so a peer that does not read cannot block the reader for good.
+        waits = [t for t in (ping_interval, ping_timeout) if t]
+        ws.settimeout(min(waits) if waits else None)
+        frames = ws_frames.FrameReader(ws._recv, self.options.max_message)
         next_ping = time.monotonic() + ping_interval
         ping_unanswered_since = None
+        pong_due = None  # payload of the latest ping not answered yet
         while True:
             try:
-                opcode, data = recv()
+                item = frames.read()
             except websocket.WebSocketTimeoutException:
-                opcode = None
+                item = None
+            except ws_frames.ProtocolError as exc:
+                raise _Failure(f"protocol error: {exc}") from None
             except Exception as exc:
                 if self._stop.is_set():
                     return
                 raise _describe(exc) from None
-            if opcode is not None:
-                ping_unanswered_since = None  # any frame, pong included, proves the peer is alive
-                if opcode == _OPCODE_TEXT or opcode == _OPCODE_BINARY:
-                    if not push(data, opcode == _OPCODE_BINARY):
-                        self._stop.set()
-                        return
-                    self._delivered = True
-                elif opcode == _OPCODE_CLOSE:
-                    raise _Failure(_close_reason(data))
+            if item is not None:
+                kind, data = item
+                if kind == ws_frames.DROPPED:
+                    self._sink.on_message_dropped(data)
+                else:
+                    ping_unanswered_since = None
+                    if kind == ws_frames.TEXT or kind == ws_frames.BINARY:
+                        if not push(data, kind == ws_frames.BINARY):
+                            self._stop.set()
+                            return
+                        self._delivered = True
+                    elif kind == ws_frames.PING:
+                        pong_due = data
+                    elif kind == ws_frames.CLOSE:
+                        raise _Failure(_close_reason(data))
             if self._stop.is_set():
                 return
+            # Only the latest of a burst of pings is answered (RFC 6455 5.5.3), once what
+            # was read is handled: a ping flood costs one pong per read, not one per ping.
+            if pong_due is not None and not frames.buffered:
+                _send_control(ws.pong, pong_due)
+                pong_due = None
             if ping_interval:
                 now = time.monotonic()
                 if ping_unanswered_since is not None and now - ping_unanswered_since > ping_timeout:
                     raise _Failure(f"no answer to a keepalive ping within {ping_timeout:g} s")
                 if now >= next_ping:
-                    try:
-                        ws.ping()
-                    except Exception as exc:
-                        raise _describe(exc) from None
+                    _send_control(ws.ping, b"")
                     next_ping = now + ping_interval
                     if ping_unanswered_since is None:
                         ping_unanswered_since = now
@@ -351,70 +386,29 @@ class StreamReader:
             ws.shutdown()  # no close handshake: it could block on a dead peer
 
 
-# Bytes asked of the socket at once; a busy stream then costs one recv() per many frames.
-_READ_CHUNK = 256 * 1024
+def _send_control(send, payload: bytes) -> None:
+    try:
+        send(payload)
+    except websocket.WebSocketTimeoutException:
+        raise _Failure("the server does not read what is sent to it (a ping or pong could not be sent)") from None
+    except Exception as exc:
+        raise _describe(exc) from None
 
 
-def _fast_recv(ws: websocket.WebSocket):
-    """`ws.recv_data(True)` for a busy stream: returns () -> (opcode, data).
-
-    websocket-client reads each frame with three or four exact-size recv() calls (header,
-    length, payload), each a poll() and a recv() system call when a timeout is set, and
-    builds several objects per frame: at tens of thousands of frames a second that is
-    most of the reader's time. Here its frame parser reads from a read-ahead buffer (which
-    returns at most the size asked for, as a socket does, so a timeout in the middle of a
-    frame works unchanged, and `ws._recv` keeps its error handling), and a whole final,
-    unmasked text or binary frame below 64 KiB that is already buffered is cut out of the
-    buffer directly. Anything else (control frames, fragments, partial or larger frames)
-    goes through websocket-client as before.
-    """
-    read = ws._recv
-    parser = ws.frame_buffer
-    fragments = ws.cont_frame
-    slow = ws.recv_data
-    buf, pos = b"", 0
-
-    def buffered_read(size: int) -> bytes:
-        nonlocal buf, pos
-        if pos >= len(buf):
-            buf, pos = read(_READ_CHUNK), 0
-        start, pos = pos, pos + size
-        if start == 0 and pos >= len(buf):
-            return buf
-        return buf[start:pos]
-
-    def recv():
-        nonlocal pos
-        n = len(buf)
-        # Only between frames: websocket-client holds no part of one (header, bytes read
-        # before a timeout) and is not in the middle of a fragmented message.
-        if pos + 4 <= n and parser.header is None and not parser.recv_buffer \
-                and fragments.recving_frames is None:
-            b0 = buf[pos]
-            b1 = buf[pos + 1]
-            # FIN, no RSV bits, opcode text (1) or binary (2); no mask bit (server frames).
-            if (b0 == 0x81 or b0 == 0x82) and b1 < 0x7F:
-                start = pos + 2
-                if b1 == 0x7E:
-                    length = (buf[start] << 8) | buf[start + 1]
-                    start += 2
-                else:
-                    length = b1
-                end = start + length
-                if end <= n:
-                    pos = end
-                    return b0 & 0x0F, buf[start:end]
-        return slow(True)
-
-    parser.recv = buffered_read
-    return recv
+# A status line or close reason is the server's text: kept short in log lines.
+_SERVER_TEXT_MAX = 200
 
 
-def _describe(exc: Exception) -> _Failure:
-    """A short redacted reason for a connection error, and whether retrying can fix it."""
+def _describe(exc: Exception, ws: websocket.WebSocket | None = None) -> _Failure:
+    """A short reason for a connection error, and whether retrying can fix it."""
+    response = getattr(ws, "handshake_response", None)
+    if response is not None and response.status in websocket._handshake.SUPPORTED_REDIRECT_STATUSES:
+        location = _server_text(response.headers.get("location") or "nowhere")
+        return _Failure(f"HTTP {response.status} redirect to {location} refused: redirects are not "
+                        "followed (use the tail address of the stream itself)", healable=False)
     if isinstance(exc, websocket.WebSocketBadStatusException):
         status = exc.status_code
-        text = f"HTTP {status} {exc.status_message or ''}".rstrip() + " on the WebSocket upgrade"
+        text = f"HTTP {status} {_server_text(exc.status_message or '')}".rstrip() + " on the WebSocket upgrade"
         if status in _UNHEALABLE_STATUSES:
             return _Failure(f"{text}: {_UNHEALABLE_STATUSES[status]}", healable=False)
         return _Failure(text)
@@ -422,11 +416,11 @@ def _describe(exc: Exception) -> _Failure:
         return _Failure(f"TLS certificate verification failed: {exc.verify_message}"
                         " (set a CA bundle if the server uses a private CA)")
     if isinstance(exc, ssl.SSLError):
-        return _Failure(f"TLS error: {redact(exc.reason or str(exc))}")
+        return _Failure(f"TLS error: {exc.reason or exc}")
     if isinstance(exc, ValueError):  # websocket-client's URL parser
-        return _Failure(f"malformed URL: {redact(str(exc))}", healable=False)
+        return _Failure(f"malformed URL: {exc}", healable=False)
     if isinstance(exc, websocket.WebSocketAddressException):
-        return _Failure(f"cannot resolve the host: {redact(str(exc))}")
+        return _Failure(f"cannot resolve the host: {exc}")
     if isinstance(exc, (websocket.WebSocketTimeoutException, TimeoutError)):
         return _Failure("timed out")
     if isinstance(exc, ConnectionRefusedError):
@@ -436,15 +430,19 @@ def _describe(exc: Exception) -> _Failure:
     if isinstance(exc, websocket.WebSocketConnectionClosedException):
         return _Failure("connection lost")
     if isinstance(exc, websocket.WebSocketProxyException):
-        return _Failure(f"proxy error: {redact(str(exc))}")
+        return _Failure(f"proxy error: {_server_text(str(exc))}")
     if isinstance(exc, OSError) and exc.strerror:
-        return _Failure(redact(exc.strerror))
-    return _Failure(redact(f"{type(exc).__name__}: {exc}"))
+        return _Failure(exc.strerror)
+    return _Failure(_server_text(f"{type(exc).__name__}: {exc}"))
+
+
+def _server_text(text: str) -> str:
+    return text if len(text) <= _SERVER_TEXT_MAX else text[:_SERVER_TEXT_MAX] + "…"
 
 
 def _close_reason(data: bytes) -> str:
     if len(data) < 2:
         return "server closed the connection"
     code = int.from_bytes(data[:2], "big")
-    text = redact(data[2:].decode("utf-8", "replace"))
+    text = _server_text(data[2:].decode("utf-8", "replace"))
     return f"server closed the connection ({code}{' ' + text if text else ''})"

@@ -8,26 +8,20 @@ Open params are a comma-separated list of items, each optionally named ``name=UR
     prod=wss://…,staging=gra2.logs.ovh.com/tail/?tk=…
 """
 
+import ipaddress
 import re
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
-__all__ = ["Source", "parse_open_params", "redact"]
+from .redaction import redact, register_secret
 
-# `tk=` as a query parameter, also percent-encoded (`%3Ftk%3D…`) inside another URL, but not
-# `stk=`. The value ends where a query value or a quoted/listed URL ends.
-_TOKEN = re.compile(r"(?i)(?:(?<![A-Za-z0-9_])|(?<=%3F)|(?<=%26))(tk(?:=|%3D))[^&\s'\"#,;)\]>]*")
+__all__ = ["Source", "parse_open_params"]
 
 # A name is a short identifier. A URL item always has `/`, `:` or `?` before its first `=`,
 # so `prod=wss://…` is named while `host/tail/?tk=…` is not.
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 _STREAM_SCHEMES = ("wss", "ws")
-
-
-def redact(text: str) -> str:
-    """Return ``text`` with the value of every ``tk=`` parameter replaced by ``***``."""
-    return _TOKEN.sub(r"\1***", text)
 
 
 @dataclass(frozen=True)
@@ -74,6 +68,9 @@ def _parse_item(item: str, number: int) -> Source:
     if not item:
         raise ValueError(f"{where} is empty (stray comma?)")
     name, url = _split_name(item)
+    if url and "://" not in url and not _looks_like_a_host(url):
+        # Never echo the item, nor its name: it may be the tail of a token cut at a comma.
+        raise ValueError(f"{where} is not a stream URL (a ',' inside a token or URL must be written %2C)")
     if name is not None:
         where = f"open params item {number} ({name!r})"
         if not url:
@@ -84,6 +81,20 @@ def _parse_item(item: str, number: int) -> Source:
         return Source("file", name, url, redact(url))
     url = _normalize_stream_url(url, where)
     return Source("ws", name, url, redact(url))
+
+
+def _looks_like_a_host(item: str) -> bool:
+    """A bare item starts with a host name that has a dot (gra1.logs.ovh.com), an IP
+    address or localhost; the tail of a token cut at a comma rarely does."""
+    host = re.split(r"[/?#]", item, maxsplit=1)[0].rpartition("@")[2]
+    if host.startswith("["):
+        return True
+    host = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        return host == "localhost" or ("." in host.strip(".") and not host.startswith("."))
 
 
 def _split_name(item: str) -> tuple[str | None, str]:
@@ -111,5 +122,15 @@ def _normalize_stream_url(url: str, where: str) -> str:
         raise ValueError(f"{where}: malformed URL {redact(url)}: {redact(str(exc))}") from None
     if not parts.hostname:
         raise ValueError(f"{where}: malformed URL {redact(url)} (no host)")
+    _register_secrets(parts)
     # websocket-client only understands lower-case schemes.
     return parts.scheme.lower() + url[len(parts.scheme):]
+
+
+def _register_secrets(parts) -> None:
+    """The token, however its key is written, and a password given in the URL."""
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        if unquote(key).lower() == "tk" and value:
+            register_secret(value)
+    if parts.password:
+        register_secret(parts.password)

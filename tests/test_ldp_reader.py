@@ -15,6 +15,7 @@ import pytest
 
 from k8saudit_ovh.ldp_reader import ReaderOptions, StreamReader
 from k8saudit_ovh.open_params import parse_open_params
+from hostile_server import HostileServer, ws_frame
 from ldp_server import Behavior, load_frames
 
 from conftest import CORPUS
@@ -52,6 +53,9 @@ class RecordingSink:
 
     def on_reconnect_attempt(self):
         self.events.append(("reconnect",))
+
+    def on_message_dropped(self, size):
+        self.events.append(("dropped", size))
 
     def on_fatal(self, message):
         self.events.append(("fatal", message))
@@ -542,76 +546,40 @@ def _pipe(source, destination):
             pass
 
 
-def _ws_frame(opcode: int, payload: bytes, fin: bool = True) -> bytes:
-    """One unmasked server frame, with the shortest length encoding."""
-    n = len(payload)
-    head = bytes([(0x80 if fin else 0) | opcode])
-    if n < 126:
-        head += bytes([n])
-    elif n < 65536:
-        head += bytes([126]) + n.to_bytes(2, "big")
-    else:
-        head += bytes([127]) + n.to_bytes(8, "big")
-    return head + payload
-
-
 def _raw_ws_server(chunks):
-    """A bare WebSocket server on loopback that answers one upgrade, then sends each
-    (bytes, pause_before) chunk and keeps the connection open: control over where frames
-    are cut, which tests/ldp_server.py (websockets) does not give."""
-    import base64
-    import hashlib
-    import socket
-
-    listener = socket.create_server(("127.0.0.1", 0))
-    stop = threading.Event()
-
-    def serve():
-        conn, _ = listener.accept()
-        with conn:
-            request = b""
-            while b"\r\n\r\n" not in request:
-                request += conn.recv(4096)
-            key = next(line.split(b":", 1)[1].strip() for line in request.split(b"\r\n")
-                       if line.lower().startswith(b"sec-websocket-key:"))
-            accept = base64.b64encode(hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
-            conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                         b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n")
-            for data, pause in chunks:
-                time.sleep(pause)
-                conn.sendall(data)
-            stop.wait(10)
-        listener.close()
-
-    threading.Thread(target=serve, daemon=True).start()
-    return f"ws://127.0.0.1:{listener.getsockname()[1]}/tail/?tk=x", stop
+    """Answers one upgrade, then sends each (bytes, pause_before) chunk: control over where
+    frames are cut, which tests/ldp_server.py (websockets) does not give."""
+    def script(peer, number):
+        peer.upgrade()
+        for data, pause in chunks:
+            time.sleep(pause)
+            peer.send(data)
+        peer.hold(10)
+    return HostileServer(script)
 
 
 def test_frames_cut_anywhere_fragmented_or_interleaved_arrive_whole(readers):
-    """The reader's read-ahead buffer and its fast path for whole frames (ldp_reader
-    _fast_recv) hand over exactly what websocket-client alone would: frames split at any
+    """The reader's frame parser (ws_frames.py) and its fast path for whole frames hand
+    over exactly what a WebSocket client must: frames split at any
     byte, a read timeout in the middle of a frame, 16- and 64-bit lengths, a fragmented
     message with a ping in between, binary and empty frames."""
     small, medium, large = b'{"message":"a"}', b"m" * 3000, b"L" * 70000
-    stream = (_ws_frame(1, small) + _ws_frame(1, medium) + _ws_frame(2, b"\x00\x01")
-              + _ws_frame(1, b"") + _ws_frame(1, large)
-              + _ws_frame(1, b"frag-1 ", fin=False) + _ws_frame(9, b"ping")
-              + _ws_frame(0, b"frag-2", fin=True) + _ws_frame(1, small))
+    stream = (ws_frame(1, small) + ws_frame(1, medium) + ws_frame(2, b"\x00\x01")
+              + ws_frame(1, b"") + ws_frame(1, large)
+              + ws_frame(1, b"frag-1 ", fin=False) + ws_frame(9, b"ping")
+              + ws_frame(0, b"frag-2", fin=True) + ws_frame(1, small))
     cuts = [0, 1, 3, 20, 2000, 2000 + 1500, len(stream) - 30, len(stream)]
     chunks = [(stream[a:b], 0.0) for a, b in zip(cuts, cuts[1:])]
     chunks[3] = (chunks[3][0], 0.5)  # past the read timeout, in the middle of `medium`
-    last = _ws_frame(1, small)
+    last = ws_frame(1, small)
     chunks += [(last[:1], 0.05), (last[1:], 0.5)]  # a timeout between header bytes
-    url, stop = _raw_ws_server(chunks)
     sink = RecordingSink()
     options = ReaderOptions(ping_interval=0.3, ping_timeout=2.0, backoff_initial=0.05, backoff_max=0.2,
                             connect_timeout=2)
-    try:
-        readers(url, sink, options)
+    with _raw_ws_server(chunks) as server:
+        readers(server.url(), sink, options)
         want = [(small, False), (medium, False), (b"\x00\x01", True), (b"", False), (large, False),
                 (b"frag-1 frag-2", False), (small, False), (small, False)]
         assert wait_until(lambda: len(sink.frames) >= len(want), timeout=10), sink.frames
         assert sink.frames == want
         assert sink.count("disconnected") == 0
-    finally:
-        stop.set()

@@ -144,4 +144,11 @@ bool AuditReader::emit_event(Node n, EventSink& sink, ReadResult* r) {
     return sink.emit(json, ts, as_written ? &tape_ : nullptr, n);
 }
 
+void AuditReader::release_if_larger(size_t keep) {
+    tape_.release_if_larger(keep);
+    if (scalar_parser_.capacity() > keep) scalar_parser_ = simdjson::dom::parser();
+    if (padded_scalar_.capacity() > keep) std::string().swap(padded_scalar_);
+    if (payload_.capacity() > keep) std::string().swap(payload_);
+}
+
 }  // namespace k8a

@@ -65,6 +65,8 @@ public:
     AuditReader(size_t max_event_size, RateLimitedLog* log, unsigned quiet = 0);
     // Reads one JSON text.
     ReadResult read(std::string_view text, EventSink& sink);
+    // Frees parse buffers that one input larger than `keep` bytes grew (see JsonTape).
+    void release_if_larger(size_t keep);
     // Counts input that never reached read() (e.g. a line over the reader's line limit).
     void skip(Skip reason, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
     ReaderCounters counters;

@@ -619,4 +619,26 @@ void JsonTape::marshal(Node n, std::string& out) noexcept {
 	out += object ? '}' : ']';
 }
 
+template <class V>
+static void free_if_larger(V& v, size_t keep_bytes) {
+	if (v.capacity() * sizeof(typename V::value_type) > keep_bytes) V().swap(v);
+}
+
+void JsonTape::release_if_larger(size_t keep) noexcept {
+	if (capacity_ <= keep) return;
+	stage1_.reset();
+	capacity_ = 0;
+	pos_ = end_ = nullptr;  // nothing parsed is left to read
+	text_ = nullptr;
+	scan_ = nullptr;
+	text_len_ = 0;
+	root_count_ = 0;
+	free_if_larger(sanitized_, keep);
+	free_if_larger(end_buf_, keep);
+	free_if_larger(flags_, keep);
+	free_if_larger(root_members_, keep);
+	free_if_larger(decode_buf_, keep);
+	free_if_larger(key_buf_, keep);
+}
+
 }  // namespace k8a

@@ -50,6 +50,9 @@ public:
 	// in place). False when fastjson would reject the text too (or the root is not a
 	// container); the tape is then empty.
 	bool parse(const char* data, size_t len) noexcept;
+	// Frees what parsing a payload larger than `keep` bytes left allocated (buffers keep
+	// their high-water size otherwise); the next parse allocates again as needed.
+	void release_if_larger(size_t keep) noexcept;
 
 	// Structurals of container n, the size of what save() writes.
 	uint32_t count(Node n) const noexcept { return after(n) - n; }

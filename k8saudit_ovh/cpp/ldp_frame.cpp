@@ -8,7 +8,8 @@ const char* frame_skip_name(int reason) {
     static const char* const names[] = {
         "binary_frame",           "empty_frame",     "frame_not_json",   "frame_not_object",
         "no_message",             "message_not_string", "message_not_json", "no_short_message",
-        "short_message_not_string", "short_message_not_json", "not_audit_event", "audit_event_rejected"};
+        "short_message_not_string", "short_message_not_json", "not_audit_event", "audit_event_rejected",
+        "frame_too_large"};
     return reason >= 0 && reason < int(FrameSkip::Count) ? names[reason] : "unknown";
 }
 
@@ -76,6 +77,14 @@ long FrameUnwrapper::unwrap(std::string_view frame, bool binary, EventSink& sink
         counters.count_skip(why);
     }
     return long(r.events);
+}
+
+void FrameUnwrapper::release_if_larger(size_t keep) {
+    for (auto* p : {&envelope_parser_, &gelf_parser_})
+        if (p->capacity() > keep) *p = dom::parser();
+    for (auto* b : {&envelope_buf_, &gelf_buf_})
+        if (b->capacity() > keep) std::string().swap(*b);
+    reader_.release_if_larger(keep);
 }
 
 bool looks_like_ldp_frame(std::string_view line) {

@@ -27,6 +27,7 @@ enum class FrameSkip : int {
     ShortMessageNotJson,
     NotAuditEvent,
     AuditEventRejected,
+    TooLarge,  // dropped unread by the reader (see ws_frames.py)
     Count
 };
 const char* frame_skip_name(int reason);
@@ -49,6 +50,8 @@ public:
     FrameUnwrapper(size_t max_event_size, RateLimitedLog* log);
     // Returns the number of events handed to sink; -1 when the sink asked to stop.
     long unwrap(std::string_view frame, bool binary, EventSink& sink);
+    // Frees parse buffers that one frame larger than `keep` bytes grew.
+    void release_if_larger(size_t keep);
     AuditReader& reader() { return reader_; }
     const AuditReader& reader() const { return reader_; }
     FrameCounters counters;

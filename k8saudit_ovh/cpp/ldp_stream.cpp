@@ -1,5 +1,7 @@
 #include "ldp_stream.hpp"
 
+#include <malloc.h>
+
 #include <ctime>
 
 namespace k8a {
@@ -15,9 +17,27 @@ LdpStream::LdpStream(std::string cluster_name, size_t ring_bytes, size_t max_eve
       log_(kFrameLogIntervalNs),
       unwrapper_(max_event_size, &log_) {}
 
+// Parse buffers keep the size of the largest frame they saw; after a frame above this they
+// are freed, and the heap trimmed, so one large frame does not hold memory for the life of
+// the stream.
+static constexpr size_t kKeepParseBytes = 1 << 20;
+
 bool LdpStream::push_frame(const char* data, size_t len, bool binary) {
     if (stopping_.load(std::memory_order_acquire)) return false;
-    return unwrapper_.unwrap(std::string_view(data, len), binary, *this) >= 0;
+    bool more = unwrapper_.unwrap(std::string_view(data, len), binary, *this) >= 0;
+    if (len > kKeepParseBytes) {
+        unwrapper_.release_if_larger(kKeepParseBytes);
+        if (tagged_.capacity() > kKeepParseBytes) std::string().swap(tagged_);
+        malloc_trim(0);
+    }
+    return more;
+}
+
+void LdpStream::drop_message(uint64_t size, uint64_t limit) {
+    unwrapper_.counters.count_frame();
+    unwrapper_.counters.count_skip(FrameSkip::TooLarge);
+    log_.log(int(FrameSkip::TooLarge), "", "frame dropped unread: its size (%llu bytes so far) is over %llu, "
+             "more than any event of maxEventSize needs", (unsigned long long)size, (unsigned long long)limit);
 }
 
 bool LdpStream::emit(std::string_view json, uint64_t ts_ns, const JsonTape*, Node) {

@@ -25,6 +25,9 @@ public:
     // ---- reader thread ----
     // Unwraps one frame into the ring; false once the stream is stopping.
     bool push_frame(const char* data, size_t len, bool binary);
+    // Counts and logs a message the reader dropped unread: `size` bytes declared so far,
+    // over the `limit` that any frame holding an event of maxEventSize stays within.
+    void drop_message(uint64_t size, uint64_t limit);
     bool emit(std::string_view json, uint64_t ts_ns, const JsonTape* tape, Node node) override;
     void set_connected(bool up) { connected_.store(up, std::memory_order_relaxed); }
     void count_reconnect() { reconnects_.fetch_add(1, std::memory_order_relaxed); }

@@ -59,6 +59,7 @@ cdef extern from "ldp_stream.hpp" namespace "k8a" nogil:
     cppclass LdpStream:
         LdpStream(string cluster_name, size_t ring_bytes, size_t max_event_size, shared_ptr[Wakeup] wake) except +
         bool push_frame(const char* data, size_t len, bool binary)
+        void drop_message(uint64_t size, uint64_t limit)
         void set_connected(bool up)
         void count_reconnect()
         void count_disconnect()

@@ -475,8 +475,11 @@ static int run_once(const options* o) {
 			struct timespec pause = {o->batch_sleep_ms / 1000, (o->batch_sleep_ms % 1000) * 1000000L};
 			nanosleep(&pause, NULL);
 		}
-		if (rc == SS_PLUGIN_TIMEOUT) timeouts++;
-		else if (rc == SS_PLUGIN_EOF) break;
+		if (rc == SS_PLUGIN_TIMEOUT) {
+			timeouts++;
+			fflush(stdout); /* a live stream paused: what came so far is readable while the host runs */
+		} else if (rc == SS_PLUGIN_EOF)
+			break;
 		else if (rc != SS_PLUGIN_SUCCESS) {
 			end = "failure";
 			status = 3;
