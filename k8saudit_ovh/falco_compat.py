@@ -31,9 +31,10 @@ URL_ENV = "K8SAUDIT_OVH_URL"
 FALCOCTL_FOR_ARTIFACT = "0.7.1"
 
 # json plugin releases the official k8s_audit_rules.yaml accepts (json >= 0.7.0), with the
-# plugin API each requires: 0.7.0-0.7.3 are built with plugin-sdk-go 0.7.x (API 3.0.0),
-# 0.7.4 with plugin-sdk-go 0.8.3 (API 3.11.0).
-JSON_RELEASES = (("0.7.3", "3.0.0"), ("0.7.4", "3.11.0"))
+# plugin API each requires: built with plugin-sdk-go 0.7.1 (0.7.0), 0.7.3 (0.7.1, 0.7.2),
+# 0.7.4 (0.7.3): API 3.0.0; with plugin-sdk-go 0.8.3 (0.7.4): API 3.11.0.
+JSON_RELEASES = (("0.7.0", "3.0.0"), ("0.7.1", "3.0.0"), ("0.7.2", "3.0.0"), ("0.7.3", "3.0.0"),
+                 ("0.7.4", "3.11.0"))
 
 @dataclass(frozen=True)
 class Falco:
@@ -97,8 +98,9 @@ def lookup(version: str) -> Falco:
 
 
 def json_cell(f: Falco) -> str:
-    newest = JSON_RELEASES[-1][0]
-    return f.json_version if f.json_version == newest else f"{f.json_version} (not {newest})"
+    oldest, newest = JSON_RELEASES[0][0], JSON_RELEASES[-1][0]
+    loaded = f"{oldest}–{f.json_version}"
+    return loaded if f.json_version == newest else f"{loaded} (not {newest})"
 
 
 def metrics_cell(f: Falco) -> str:
@@ -108,7 +110,7 @@ def metrics_cell(f: Falco) -> str:
 
 
 def markdown_table() -> str:
-    rows = ["| Falco | plugin API | `${VAR}` in open_params | rules key | plugin events only | json plugin "
+    rows = ["| Falco | plugin API (x.y.0) | `${VAR}` in open_params | rules key | plugin events only | json plugin "
             "| plugin metrics | `plugins_hostinfo` | falcoctl (bundled) | verified |",
             "|---|---|---|---|---|---|---|---|---|---|"]
     for f in SUPPORTED:

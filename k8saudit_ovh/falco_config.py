@@ -14,7 +14,7 @@ def render(falco: Falco, library_path: str, url: str | None) -> str:
     """A complete falco.yaml running this plugin's events only, with the official rules.
 
     No `init_config`: all defaults, passed as "" on every Falco (an empty mapping would be
-    passed as JSON `null`, which plugin builds before 0.7.1 refused)."""
+    passed as JSON `null`, which earlier builds of this plugin refused)."""
     run = " ".join(["falco", "-c", "falco.yaml", *falco.command_flags])
     lines = [
         f"# falco.yaml for Falco {falco.minor} (k8saudit-ovh {VERSION}): OVHcloud MKS audit logs from",
