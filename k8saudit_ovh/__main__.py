@@ -18,7 +18,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import falco_compat, falco_config, highlights
+from . import config, falco_compat, falco_config, highlights
 from ._version import VERSION
 from .demo_server import DemoServer, demo_frames
 from .host import Plugin, PluginError, Stream
@@ -266,7 +266,9 @@ def cmd_falco_config(args) -> int:
     except ValueError as exc:
         print(f"k8saudit-ovh: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    sys.stdout.write(falco_config.render(falco, str(_plugin_file(args)), args.url))
+    config.parse(args.config)  # a bad key or value is a usage error here, not when Falco starts
+    settings = json.loads(args.config) if args.config.strip() else None
+    sys.stdout.write(falco_config.render(falco, str(_plugin_file(args)), args.url, settings))
     return EXIT_OK
 
 

@@ -10,11 +10,12 @@ from .falco_compat import PLUGIN_METRICS_SINCE, RULES_FILE, URL_ENV, Falco
 URL_PLACEHOLDER = "wss://<ldp-cluster>.logs.ovh.com/tail/?tk=<token>"
 
 
-def render(falco: Falco, library_path: str, url: str | None) -> str:
+def render(falco: Falco, library_path: str, url: str | None, init_config: dict | None = None) -> str:
     """A complete falco.yaml running this plugin's events only, with the official rules.
 
-    No `init_config`: all defaults, passed as "" on every Falco (an empty mapping would be
-    passed as JSON `null`, which earlier builds of this plugin refused)."""
+    `init_config` is written as a mapping when it has keys; else left out (all defaults,
+    passed as "" on every Falco: an empty mapping would be passed as JSON `null`, which
+    earlier builds of this plugin refused)."""
     run = " ".join(["falco", "-c", "falco.yaml", *falco.command_flags])
     lines = [
         f"# falco.yaml for Falco {falco.minor} (k8saudit-ovh {VERSION}): OVHcloud MKS audit logs from",
@@ -37,8 +38,11 @@ def render(falco: Falco, library_path: str, url: str | None) -> str:
         "plugins:",
         "  - name: k8saudit-ovh",
         f"    library_path: {library_path}",
-        "    # init_config: all defaults; to change one, a mapping such as {maxEventSize: 1048576}.",
     ]
+    if init_config:
+        lines.append(f"    init_config: {json.dumps(init_config)}")  # JSON is a YAML flow mapping
+    else:
+        lines.append("    # init_config: all defaults; to change one, a mapping such as {maxEventSize: 1048576}.")
     if url:
         lines += ["    # The LDP WebSocket tail URL (see `k8saudit-ovh check`); it holds the token: keep",
                   "    # this file readable by root only.",

@@ -128,6 +128,17 @@ def test_falco_config_uses_the_keys_of_its_version(capsys, falco):
     assert install.group(1) == "0.18" and install.group(2) == falco.json_version
 
 
+@pytest.mark.parametrize("falco", [SUPPORTED[0], SUPPORTED[-1]], ids=lambda f: f.minor)
+def test_falco_config_writes_given_init_config_as_a_mapping(host, plugin, init_schema, capsys, falco):
+    settings = {"maxEventSize": 1048576, "verifyTLS": True, "backoffMaxS": 60.5}
+    assert main(["falco-config", "--falco-version", falco.minor, "--config", json.dumps(settings)]) == 0
+    config = yaml.safe_load(capsys.readouterr().out)
+    assert config["plugins"][0]["init_config"] == settings
+    start_plugin(host, plugin, init_schema, config, falco)
+    assert main(["falco-config", "--config", '{"maxEventSize": "big"}']) == 2
+    assert "maxEventSize" in capsys.readouterr().err
+
+
 def test_falco_config_writes_a_given_url_on_every_version(capsys):
     url = "wss://gra1.logs.ovh.com/tail/?tk=abc"
     for falco in SUPPORTED:
