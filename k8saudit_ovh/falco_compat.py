@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-PLUGIN_API = "3.0.0"  # what this plugin requires (c/plugin_shim.c); every Falco from 0.35 has it
 RULES_FILE = "/etc/falco/k8s_audit_rules.yaml"
 URL_ENV = "K8SAUDIT_OVH_URL"
 # Directory-carrying artifacts (k8saudit_ovh/artifact.py): 0.7.0 fails on reinstall and
@@ -35,6 +34,7 @@ FALCOCTL_FOR_ARTIFACT = "0.7.1"
 # 0.7.4 (0.7.3): API 3.0.0; with plugin-sdk-go 0.8.3 (0.7.4): API 3.11.0.
 JSON_RELEASES = (("0.7.0", "3.0.0"), ("0.7.1", "3.0.0"), ("0.7.2", "3.0.0"), ("0.7.3", "3.0.0"),
                  ("0.7.4", "3.11.0"))
+
 
 @dataclass(frozen=True)
 class Falco:
