@@ -58,7 +58,8 @@ def parse_open_params(text: str) -> list[Source]:
     if not text or not text.strip():
         raise ValueError(
             "empty open params: expected an LDP tail URL such as "
-            "gra1.logs.ovh.com/tail/?tk=<token>, a wss:// URL or file://PATH"
+            "gra1.logs.ovh.com/tail/?tk=<token>, a wss:// URL or file://PATH "
+            "(Falco >= 0.37 writes an unset ${VAR} as nothing: is the variable set?)"
         )
     unexpanded = _UNEXPANDED.search(text)
     if unexpanded:
