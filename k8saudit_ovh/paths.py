@@ -2,6 +2,9 @@
 from pathlib import Path
 
 PLUGIN_LIBRARY = "libk8saudit-ovh.so"
+# The self-contained artifact's interpreter, next to the library in Falco's plugins directory,
+# which every artifact shares: a name of its own (see k8saudit_ovh/artifact.py).
+BUNDLE_DIR = "k8saudit-ovh"
 
 
 class PluginNotBuiltError(FileNotFoundError):

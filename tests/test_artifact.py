@@ -14,6 +14,7 @@ from k8saudit_ovh.paths import demo_events_path
 
 MAX_COMPRESSED = 25 * 1000 * 1000
 PYTHON_DIR = artifact.PYTHON_DIR
+BUNDLE = artifact.BUNDLE_DIR
 
 
 @pytest.fixture(scope="module")
@@ -51,9 +52,12 @@ def test_layout_is_what_falcoctl_installs(tarball):
         members = tar.getmembers()
     names = [m.name for m in members]
     assert "libk8saudit-ovh.so" in names
-    assert f"python/lib/{PYTHON_DIR}/os.py" in names  # what the shim probes for a bundle
-    assert any(n.startswith("python/site-packages/k8saudit_ovh/_plugin.") for n in names)
-    assert "python/site-packages/websocket/__init__.py" in names
+    # Two top-level entries: the library and a directory named after the plugin (falcoctl
+    # extracts every artifact into the same plugins directory).
+    assert {n.split("/")[0] for n in names} == {"libk8saudit-ovh.so", "k8saudit-ovh"} and BUNDLE == "k8saudit-ovh"
+    assert f"{BUNDLE}/lib/{PYTHON_DIR}/os.py" in names  # what the shim probes for a bundle
+    assert any(n.startswith(f"{BUNDLE}/site-packages/k8saudit_ovh/_plugin.") for n in names)
+    assert f"{BUNDLE}/site-packages/websocket/__init__.py" in names
     assert not any(f"/{d}/" in f"/{n}/" for n in names for d in ("test", "idlelib", "tkinter", "ensurepip"))
     assert all(m.isfile() or m.isdir() for m in members)  # falcoctl refuses links
     seen_dirs = {"."}
@@ -66,7 +70,7 @@ def test_layout_is_what_falcoctl_installs(tarball):
 def test_plugin_runpath_points_only_into_the_bundle(unpacked):
     out = subprocess.run(["readelf", "-d", str(unpacked / "libk8saudit-ovh.so")], capture_output=True,
                          text=True, check=True).stdout
-    assert "[$ORIGIN/python/lib]" in out and sys.base_prefix not in out
+    assert f"[$ORIGIN/{BUNDLE}/lib]" in out and sys.base_prefix not in out
 
 
 def test_loads_replays_and_extracts_with_no_python_installed(unpacked, tmp_path):
@@ -92,7 +96,7 @@ def test_bundle_has_what_the_stream_reader_imports(unpacked, tmp_path):
     python = Path(sys.executable).resolve()
     probe = tmp_path / python.name  # the build's python binary, outside the hidden prefix
     shutil.copy(python, probe)
-    bundle = unpacked / "python"
+    bundle = unpacked / BUNDLE
     env = {"PYTHONHOME": str(bundle), "PYTHONPATH": str(bundle / "site-packages"),
            "LD_LIBRARY_PATH": str(bundle / "lib"), "PYTHONDONTWRITEBYTECODE": "1"}
     code = ("import ssl, websocket, k8saudit_ovh._plugin, k8saudit_ovh.ldp_reader; "

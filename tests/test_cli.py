@@ -87,6 +87,24 @@ def test_install_symlinks_a_plugin_that_loads(tmp_path, host):
     assert records[0]["values"]["ka.verb"] == "update"
 
 
+@pytest.mark.parametrize("falcoctl_made", ["libk8saudit-ovh.so", "k8saudit-ovh/lib"])
+def test_install_refuses_a_plugin_installed_by_falcoctl(tmp_path, capsys, falcoctl_made):
+    """falcoctl's artifact (a real library and its k8saudit-ovh/ directory) and our link are
+    exclusive: a later falcoctl install would write through the link into site-packages."""
+    made = tmp_path / falcoctl_made
+    if falcoctl_made.endswith(".so"):
+        made.write_bytes(b"\x7fELF from falcoctl")
+    else:
+        made.mkdir(parents=True)
+    assert main(["install", "--plugins-dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "installed by falcoctl" in err and "exclusive" in err and "--force" in err
+    assert not (tmp_path / "libk8saudit-ovh.so").is_symlink()
+    assert main(["install", "--plugins-dir", str(tmp_path), "--force"]) == 0
+    link = tmp_path / "libk8saudit-ovh.so"
+    assert link.is_symlink() and link.resolve() == plugin_path()
+
+
 def test_tail_file_prints_chosen_fields_as_json():
     result = run_cli("tail", f"file://{SAMPLE}", "--json", "-f", "ka.verb,ka.target.subresource",
                      "-f", "ka.uri.param[command]", "-n", "9")

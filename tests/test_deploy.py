@@ -4,6 +4,8 @@ from pathlib import Path
 
 import yaml
 
+from k8saudit_ovh import falco_compat
+
 ROOT = Path(__file__).resolve().parents[1]
 RULES_NEED = {"k8saudit-ovh": (0, 6, 0), "json": (0, 7, 0)}  # k8s_audit_rules.yaml requirements
 
@@ -47,6 +49,8 @@ def test_helm_values_one_replica_no_driver_secret_url():
     (env,) = [e for e in values["extra"]["env"] if e["name"] == variable]
     assert set(env["valueFrom"]["secretKeyRef"]) == {"name", "key"}
     assert "tk=" not in (ROOT / "deploy/helm/values.yaml").read_text().replace("tk=<token>", "")
+    # no /proc from the node: the chart mounts it only for the driver or plugins_hostinfo
+    assert values["falco"]["plugins_hostinfo"] is False
 
 
 def test_helm_values_install_versions_the_rules_accept():
@@ -60,6 +64,10 @@ def test_helm_values_install_versions_the_rules_accept():
     assert _version(by_name["k8saudit-rules"]) >= (0, 18)  # the release that accepts k8saudit-ovh 0.6.0
     (entry,) = load("index.yaml")
     assert by_name["k8saudit-ovh"].startswith(f"{entry['registry']}/{entry['repository']}:")
+    # an exact json release that every supported Falco loads (json:0.7 may resolve to 0.7.4)
+    oldest = falco_compat.SUPPORTED[0]
+    json_release = by_name["json"].rsplit(":", 1)[1]
+    assert falco_compat.api_accepts(oldest.plugin_api, dict(falco_compat.JSON_RELEASES)[json_release])
     assert {"plugin", "rulesfile"} <= set(falcoctl["config"]["artifact"]["allowedTypes"])
 
 

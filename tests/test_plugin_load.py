@@ -7,6 +7,7 @@ import pytest
 from c_host import run_host
 from k8saudit_ovh import config, fields, plugin_info
 from k8saudit_ovh._version import VERSION
+from k8saudit_ovh.paths import BUNDLE_DIR
 
 FIELD_TYPES = {"string", "uint64", "bool", "reltime", "abstime", "ipaddr", "ipnet"}
 
@@ -38,7 +39,8 @@ def test_fields_json_is_the_field_table(info):
 def test_init_schema_describes_every_key_with_its_default(info):
     assert info["schema_type"] == 1
     schema = json.loads(info["schema"])
-    assert schema["type"] == "object" and schema["additionalProperties"] is False
+    # null: Falco passes `init_config: {}` (an empty YAML mapping) as JSON null
+    assert schema["type"] == ["object", "null"] and schema["additionalProperties"] is False
     assert set(schema["properties"]) == {k.name for k in config.KEYS}
     for key in config.KEYS:
         prop = schema["properties"][key.name]
@@ -67,7 +69,7 @@ def test_bad_config_is_refused_with_the_key_named(host, plugin, cfg, words):
         assert word in run.end["error"]
 
 
-@pytest.mark.parametrize("cfg", ["", "{}", '{"maxEventSize": 1048576, "batchMaxEvents": 10}'])
+@pytest.mark.parametrize("cfg", ["", "{}", "null", '{"maxEventSize": 1048576, "batchMaxEvents": 10}'])
 def test_empty_and_valid_configs_are_accepted(host, plugin, tmp_path, cfg):
     run = run_host(host, plugin, f"file://{tmp_path}/none.jsonl", config=cfg)
     assert run.end["end"] == "open-failure"  # init passed; the file is missing
@@ -80,6 +82,9 @@ def test_empty_and_valid_configs_are_accepted(host, plugin, tmp_path, cfg):
     ("file://", ["needs a path"]),
     ("wss://logs.example:99999/tail/?tk=SECRET-TOKEN", ["malformed URL"]),
     ("a=file:///tmp/x,b=file:///tmp/y", ["cannot be combined"]),
+    # Falco < 0.37 passes `${VAR}` as is
+    ("${K8SAUDIT_OVH_URL}", ["unexpanded ${K8SAUDIT_OVH_URL}", "does not expand environment variables", "0.37"]),
+    ("prod=wss://gra1.logs.ovh.com/tail/?tk=SECRET-TOKEN,staging=${STAGING_URL}", ["unexpanded ${STAGING_URL}"]),
 ])
 def test_bad_open_params_fail_open_clearly(host, plugin, params, words):
     run = run_host(host, plugin, params)
@@ -112,8 +117,8 @@ def test_reload_cycles_in_one_process(host, plugin, tmp_path):
 def test_missing_python_runtime_is_a_clear_init_error(host, plugin, tmp_path):
     """A bundle whose standard library is missing: init fails with a message, no crash."""
     bundle = tmp_path / "bundle"
-    (bundle / "python" / "lib" / "python3.11").mkdir(parents=True)
-    (bundle / "python" / "lib" / "python3.11" / "os.py").write_text("")
+    (bundle / BUNDLE_DIR / "lib" / "python3.11").mkdir(parents=True)
+    (bundle / BUNDLE_DIR / "lib" / "python3.11" / "os.py").write_text("")
     (bundle / "libk8saudit-ovh.so").write_bytes(plugin.read_bytes())
     run = run_host(host, bundle / "libk8saudit-ovh.so", "file:///dev/null")
     assert run.returncode == 3 and run.end["end"] == "init-failure"

@@ -20,7 +20,8 @@ def _load(name):
 
 
 def tables() -> dict[str, str]:
-    return {"config-table": _load("config").markdown_table(), "field-table": _load("fields").markdown_table()}
+    return {"config-table": _load("config").markdown_table(), "field-table": _load("fields").markdown_table(),
+            "compat-table": _load("falco_compat").markdown_table()}
 
 
 def render(readme: str) -> str:
