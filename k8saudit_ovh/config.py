@@ -37,10 +37,11 @@ KEYS: tuple[Key, ...] = (
     Key("pingIntervalS", float, 20.0,
         "Seconds between WebSocket keepalive pings on a quiet stream.", 1, 3600),
     Key("pingTimeoutS", float, 10.0,
-        "Seconds to wait for a pong before the connection is considered dead.", 1, 3600),
+        "Seconds after a keepalive ping within which a complete frame (its pong or any other) must "
+        "arrive; otherwise the connection is dead and is reopened, even if bytes still trickle in.", 1, 3600),
     Key("connectTimeoutS", float, 10.0,
-        "Seconds allowed for connect + TLS + WebSocket upgrade; plugin_open waits at most this "
-        "long for the first connection.", 0.1, 300),
+        "Seconds allowed for connect + TLS + WebSocket upgrade, as a whole; plugin_open waits at most "
+        "this long for the first connection.", 0.1, 300),
     Key("backoffInitialS", float, 0.5,
         "First reconnect delay in seconds; doubles after each failure, with jitter.", 0.01, 600),
     Key("backoffMaxS", float, 30.0,

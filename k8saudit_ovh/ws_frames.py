@@ -134,7 +134,9 @@ class FrameReader:
         self._check_sequence(opcode, fin, length)
         self._pos = pos + size
         self._opcode, self._fin, self._remaining = opcode, fin, length
-        if opcode not in _CONTROL:
+        if opcode in _CONTROL:
+            self._discarding = False  # control frames between fragments are always read
+        else:
             self._start_data_frame(opcode, length)
         return True
 

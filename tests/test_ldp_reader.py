@@ -67,7 +67,8 @@ class RecordingSink:
         return [event[1] for event in self.events if event[0] == kind]
 
 
-def wait_until(predicate, timeout=5.0):
+def wait_until(predicate, timeout=30.0):
+    """Polls until `predicate` holds; the generous default only matters on a loaded machine."""
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
@@ -179,7 +180,7 @@ def test_tls_verified_with_ca_file(tls_files, server, readers):
     sink = RecordingSink()
     ldp = server(tls=cert_and_key)
     reader = readers(ldp.url(SECRET), sink, ReaderOptions(ca_file=ca_file))
-    assert reader.wait_first_outcome(5)[0] == "connected"
+    assert reader.wait_first_outcome(30)[0] == "connected"
     assert wait_until(lambda: len(sink.frames) == len(FRAMES))
     assert sink.frames == FRAMES
 
@@ -189,7 +190,7 @@ def test_tls_without_the_ca_retries_with_a_clear_reason(tls_files, server, reade
     sink = RecordingSink()
     ldp = server(tls=cert_and_key)
     reader = readers(ldp.url(SECRET), sink, FAST)
-    outcome, message = reader.wait_first_outcome(5)
+    outcome, message = reader.wait_first_outcome(30)
     assert outcome == "retrying"
     assert "TLS certificate verification failed" in message
     assert "tk=***" in message and SECRET not in message
@@ -203,7 +204,7 @@ def test_tls_verification_can_be_disabled(tls_files, server, readers):
     sink = RecordingSink()
     ldp = server(tls=cert_and_key)
     reader = readers(ldp.url(), sink, ReaderOptions(verify_tls=False))
-    assert reader.wait_first_outcome(5)[0] == "connected"
+    assert reader.wait_first_outcome(30)[0] == "connected"
 
 
 def test_missing_ca_file_fails_at_open():
@@ -223,7 +224,7 @@ def test_http_proxy_tunnel(server, readers):
     with ConnectProxy() as proxy:
         sink = RecordingSink()
         reader = readers(ldp.url(), sink, ReaderOptions(proxy=f"http://127.0.0.1:{proxy.port}"))
-        assert reader.wait_first_outcome(5)[0] == "connected"
+        assert reader.wait_first_outcome(30)[0] == "connected"
         assert wait_until(lambda: len(sink.frames) == len(FRAMES))
         assert proxy.targets == [f"127.0.0.1:{ldp.port}"]
 
@@ -235,7 +236,7 @@ def test_unhealable_status_on_first_connection_is_fatal(status, server, readers)
     sink = RecordingSink()
     ldp = server(behavior=Behavior(status=status))
     reader = readers(ldp.url(SECRET), sink)
-    outcome, message = reader.wait_first_outcome(5)
+    outcome, message = reader.wait_first_outcome(30)
     assert outcome == "fatal"
     assert f"HTTP {status}" in message and SECRET not in message
     assert wait_until(lambda: not reader.alive)
@@ -248,7 +249,7 @@ def test_wrong_token_is_fatal(server, readers):
     sink = RecordingSink()
     ldp = server(behavior=Behavior(token="the-right-one"))
     reader = readers(ldp.url(SECRET), sink)
-    outcome, message = reader.wait_first_outcome(5)
+    outcome, message = reader.wait_first_outcome(30)
     assert outcome == "fatal"
     assert "HTTP 401" in message and "token" in message and SECRET not in message
 
@@ -258,7 +259,7 @@ def test_transient_status_retries(status, server, readers):
     sink = RecordingSink()
     ldp = server(behavior=Behavior(status=status))
     reader = readers(ldp.url(), sink)
-    outcome, message = reader.wait_first_outcome(5)
+    outcome, message = reader.wait_first_outcome(30)
     assert outcome == "retrying" and f"HTTP {status}" in message
     assert wait_until(lambda: ldp.upgrade_requests >= 3)
     ldp.behavior = Behavior()
@@ -276,7 +277,7 @@ def test_connection_refused_retries():
     reader = StreamReader(source, sink, FAST)
     reader.start()
     try:
-        assert reader.wait_first_outcome(5) == (
+        assert reader.wait_first_outcome(30) == (
             "retrying", f"ws://127.0.0.1:{port}/tail/?tk=***: connection refused")
     finally:
         assert reader.stop()
@@ -318,10 +319,12 @@ def test_server_close_reconnects(server, readers):
 
 def test_quiet_stream_is_kept_alive_by_pings(server, readers):
     sink = RecordingSink()
-    ldp = server(behavior=Behavior(stall=1.2))
-    options = ReaderOptions(ping_interval=0.2, ping_timeout=0.15, backoff_initial=0.05)
+    # Quiet for three ping timeouts: only answered pings keep it (a busy machine may take a
+    # while to answer one, hence timeouts of seconds).
+    ldp = server(behavior=Behavior(stall=6.0))
+    options = ReaderOptions(ping_interval=0.2, ping_timeout=2.0, backoff_initial=0.05)
     readers(ldp.url(), sink, options)
-    assert wait_until(lambda: len(sink.frames) == len(FRAMES), timeout=5)
+    assert wait_until(lambda: len(sink.frames) == len(FRAMES))
     assert sink.events == [("connected",)]
     assert ldp.connections == 1
 
@@ -331,7 +334,7 @@ def test_dead_peer_is_detected_by_the_ping_timeout(server, readers):
     ldp = server(behavior=Behavior(freeze_after=3))
     options = ReaderOptions(ping_interval=0.2, ping_timeout=0.3, backoff_initial=0.05)
     readers(ldp.url(), sink, options)
-    assert wait_until(lambda: sink.count("connected") >= 2, timeout=5)
+    assert wait_until(lambda: sink.count("connected") >= 2)
     assert sink.reasons("disconnected")[0] == "no answer to a keepalive ping within 0.3 s"
 
 
@@ -339,13 +342,15 @@ def test_backoff_grows_and_is_capped(server, readers):
     sink = RecordingSink()
     ldp = server(behavior=Behavior(status=503))
     readers(ldp.url(), sink, ReaderOptions(backoff_initial=0.05, backoff_max=0.4))
-    assert wait_until(lambda: ldp.upgrade_requests >= 9, timeout=10)
+    assert wait_until(lambda: ldp.upgrade_requests >= 9)
     times = ldp.request_times
     gaps = [later - earlier for earlier, later in zip(times, times[1:])]
-    # Jitter keeps each delay within [0.8, 1.0] of 0.05, 0.1, 0.2, 0.4, 0.4…
-    assert gaps[0] < 0.15
-    assert gaps[2] > 1.5 * gaps[0]
-    assert all(0.25 < gap < 0.7 for gap in gaps[4:8])
+    # Jitter keeps each delay within [0.8, 1.0] of 0.05, 0.1, 0.2, 0.4, 0.4… A busy machine
+    # only lengthens gaps: lower bounds are exact, upper bounds generous (uncapped, the gaps
+    # 4 to 8 would reach 0.8 × 6.4 s).
+    assert gaps[2] >= 0.8 * 0.2
+    assert all(gap >= 0.8 * 0.4 for gap in gaps[4:8])
+    assert max(gaps[4:8]) < 3.0
 
 
 def test_max_retries_then_fatal(server, readers):
@@ -364,7 +369,7 @@ def test_unhealable_status_after_a_connection_keeps_retrying(server, readers):
     sink = RecordingSink()
     ldp = server(behavior=Behavior(close_after=2))
     reader = readers(ldp.url(), sink, ReaderOptions(backoff_initial=0.02, backoff_max=0.1))
-    assert reader.wait_first_outcome(5)[0] == "connected"
+    assert reader.wait_first_outcome(30)[0] == "connected"
     ldp.behavior = Behavior(status=401)  # the token was revoked
     assert wait_until(lambda: ldp.upgrade_requests >= 4 and "HTTP 401" in (reader.last_error or ""), timeout=20)
     assert reader.alive and sink.count("fatal") == 0
@@ -372,9 +377,14 @@ def test_unhealable_status_after_a_connection_keeps_retrying(server, readers):
 
 # -- stopping ------------------------------------------------------------------------------
 
+# Stopping is prompt when it takes well under what the reader was waiting for (a 20 s ping
+# interval, a 10 s backoff, a 30 s connect timeout); the bound leaves room for a busy machine.
+PROMPT_S = 5.0
+
+
 def stop_time(reader):
     started = time.monotonic()
-    assert reader.stop(timeout=1.0)
+    assert reader.stop(timeout=PROMPT_S)
     return time.monotonic() - started
 
 
@@ -385,9 +395,9 @@ def test_stop_during_a_blocked_recv(tls, tls_files, server):
     [source] = parse_open_params(ldp.url())
     reader = StreamReader(source, RecordingSink(), ReaderOptions(ca_file=ca_file))
     reader.start()
-    assert reader.wait_first_outcome(5)[0] == "connected"
+    assert reader.wait_first_outcome(30)[0] == "connected"
     time.sleep(0.1)  # now blocked in recv (ping_interval is 20 s)
-    assert stop_time(reader) < 1.0
+    assert stop_time(reader) < PROMPT_S
     assert reader.state == "stopped"
 
 
@@ -401,7 +411,7 @@ def test_stop_while_the_sink_blocks(server):
     assert wait_until(lambda: ldp.frames_sent == len(FRAMES))
     time.sleep(0.1)
     sink.closing = True  # what the plugin does before stop()
-    assert stop_time(reader) < 1.0
+    assert stop_time(reader) < PROMPT_S
     assert sink.frames == []
 
 
@@ -410,8 +420,8 @@ def test_stop_during_backoff(server):
     [source] = parse_open_params(ldp.url())
     reader = StreamReader(source, RecordingSink(), ReaderOptions(backoff_initial=10, backoff_max=10))
     reader.start()
-    assert reader.wait_first_outcome(5)[0] == "retrying"
-    assert stop_time(reader) < 1.0
+    assert reader.wait_first_outcome(30)[0] == "retrying"
+    assert stop_time(reader) < PROMPT_S
 
 
 def test_stop_while_waiting_for_the_upgrade_answer():
@@ -422,9 +432,8 @@ def test_stop_while_waiting_for_the_upgrade_answer():
         sink = RecordingSink()
         reader = StreamReader(source, sink, ReaderOptions(connect_timeout=30))
         reader.start()
-        time.sleep(0.2)
-        assert reader.state == "connecting"
-        assert stop_time(reader) < 1.0
+        assert wait_until(lambda: reader.state == "connecting")
+        assert stop_time(reader) < PROMPT_S
     assert sink.events == []
 
 
@@ -444,7 +453,7 @@ def test_open_close_100_times_leaves_no_thread_or_socket(server):
         sink = RecordingSink()
         reader = StreamReader(source, sink, FAST)
         reader.start()
-        assert reader.wait_first_outcome(5)[0] == "connected"
+        assert reader.wait_first_outcome(30)[0] == "connected"
         sink.closing = True
         assert reader.stop()
     assert reader_threads() == []
@@ -475,7 +484,7 @@ def test_the_token_never_leaks(tls_files, server, caplog, capfd):
         sink = RecordingSink()
         reader = StreamReader(source, sink, options)
         reader.start()
-        texts += list(reader.wait_first_outcome(5))
+        texts += list(reader.wait_first_outcome(30))
         time.sleep(0.3)  # a few reconnections
         sink.closing = True
         assert reader.stop()
@@ -580,6 +589,6 @@ def test_frames_cut_anywhere_fragmented_or_interleaved_arrive_whole(readers):
         readers(server.url(), sink, options)
         want = [(small, False), (medium, False), (b"\x00\x01", True), (b"", False), (large, False),
                 (b"frag-1 frag-2", False), (small, False), (small, False)]
-        assert wait_until(lambda: len(sink.frames) >= len(want), timeout=10), sink.frames
+        assert wait_until(lambda: len(sink.frames) >= len(want)), sink.frames
         assert sink.frames == want
         assert sink.count("disconnected") == 0

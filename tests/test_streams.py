@@ -108,7 +108,7 @@ def test_dead_server_at_open_keeps_retrying(host, plugin, server):
     ldp = server([])
     url = ldp.url(TOKEN)
     ldp.stop()
-    run = run_host(host, plugin, url, config=cfg(), time_limit=1.0)
+    run = run_host(host, plugin, url, config=cfg(), time_limit=3.0)
     assert run.end["end"] == "time" and run.end["timeouts"] > 0
     assert run.metrics["reconnects"] >= 2 and run.metrics["streams_connected"] == 0
     assert_token_hidden(run)
