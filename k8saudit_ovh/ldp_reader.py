@@ -251,6 +251,7 @@ class StreamReader:
             raise _describe(exc, ws) from None
         finally:
             watchdog.cancel()
+            watchdog.join()  # no thread outlives the attempt (cancel wakes it at once)
         if self._stop.is_set():  # stop() came while the connection could not be interrupted
             self._close(ws)
             return None

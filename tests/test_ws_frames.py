@@ -109,3 +109,35 @@ def test_a_message_of_exactly_the_limit_is_kept():
 def test_what_a_server_must_not_send(bad, words):
     with pytest.raises(ProtocolError, match=words):
         read_all([ws_frame(TEXT, b"ok") + bad])
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_random_bytes_end_in_items_or_a_protocol_error_and_never_hold_more_than_the_limit(seed):
+    """Random streams built from frame pieces with random headers: the reader returns items,
+    needs more bytes, or raises ProtocolError; what it holds stays under the limit."""
+    rng = random.Random(seed)
+    for _ in range(100):
+        pieces = []
+        for _ in range(rng.randint(1, 12)):
+            opcode = rng.choice([TEXT, BINARY, CONTINUATION, CLOSE, PING, PONG, 0x3, 0xF])
+            payload = rng.randbytes(rng.choice([0, 1, 125, 126, 700, 1500]))
+            length = rng.choice([None, None, None, 0, 65535, 1 << 40])
+            pieces.append(ws_frame(opcode, payload, fin=rng.random() < 0.7, length=length,
+                                   mask=rng.randbytes(4) if rng.random() < 0.05 else None,
+                                   rsv=rng.choice([0] * 20 + [1, 4])))
+        stream = b"".join(pieces)
+        cuts = sorted(set(rng.sample(range(1, max(2, len(stream))), min(len(stream) - 1, 5)))) if len(stream) > 1 else []
+        chunks = [stream[a:b] for a, b in zip([0] + cuts, cuts + [len(stream)])]
+        feed = Feed(chunks)
+        reader = FrameReader(feed, LIMIT)
+        try:
+            while True:
+                item = reader.read()
+                held = sum(map(len, reader._parts)) + sum(map(len, reader._message_parts))
+                assert held <= LIMIT
+                if item is not None:
+                    kind, data = item
+                    assert kind in (TEXT, BINARY, CLOSE, PING, PONG, DROPPED)
+                    assert kind == DROPPED or len(data) <= LIMIT
+        except (TimeoutError, ProtocolError):
+            pass
