@@ -110,6 +110,9 @@ def _proxy_options(proxy: str) -> dict:
     return options
 
 
+_GUARD_POLL_S = 0.05  # how often a connection attempt checks its deadline and stop()
+
+
 class _Failure(Exception):
     """A connection attempt or a connection that ended, and why (redacted here, once)."""
 
@@ -236,26 +239,38 @@ class StreamReader:
             if self._stop.is_set():
                 return None
             self._ws = ws
-        # Each socket operation has its own timeout; this bounds the whole upgrade too (a
-        # server that trickles its answer, or sends headers without end).
-        watchdog = threading.Timer(self.options.connect_timeout, self._shut_socket)
-        watchdog.start()
+        done = threading.Event()
+        expired = threading.Event()
+        guard = threading.Thread(target=self._guard_connect, args=(done, expired),
+                                 name=f"ldp-connect {self.source.label}", daemon=True)
+        guard.start()
         try:
             ws.connect(self.source.url, timeout=self.options.connect_timeout,
                        redirect_limit=0, **self._proxy)
         except Exception as exc:
             self._close(ws)
-            if watchdog.finished.is_set() and not self._stop.is_set() and not isinstance(
-                    exc, websocket.WebSocketBadStatusException):
+            if expired.is_set() and not isinstance(exc, websocket.WebSocketBadStatusException):
                 raise _Failure(f"no WebSocket upgrade within {self.options.connect_timeout:g} s") from None
             raise _describe(exc, ws) from None
         finally:
-            watchdog.cancel()
-            watchdog.join()  # no thread outlives the attempt (cancel wakes it at once)
+            done.set()
+            guard.join()  # no thread outlives the attempt
         if self._stop.is_set():  # stop() came while the connection could not be interrupted
             self._close(ws)
             return None
         return ws
+
+    def _guard_connect(self, done: threading.Event, expired: threading.Event) -> None:
+        """Ends a connection attempt that outlives connect_timeout as a whole (each socket
+        operation has its own timeout, but a server may trickle its answer or send headers
+        without end) or that stop() asked to end. The socket may not exist yet when that
+        happens, so it is shut until the attempt gives up."""
+        deadline = time.monotonic() + self.options.connect_timeout
+        while not done.wait(_GUARD_POLL_S):
+            if time.monotonic() >= deadline:
+                expired.set()
+            if expired.is_set() or self._stop.is_set():
+                self._shut_socket()
 
     def _stream(self, ws: websocket.WebSocket) -> "_Failure | None":
         """Deliver the frames of one connection; None when stopping, else why it ended."""
