@@ -17,12 +17,10 @@ from setuptools.command.build_ext import build_ext
 
 ROOT = Path(__file__).resolve().parent
 PKG = ROOT / "k8saudit_ovh"
-PLUGIN_LIBRARY = "libk8saudit-ovh.so"
-JSON_PLUGIN_LIBRARY = "libk8saudit-ovh-json.so"
 JSON_PLUGIN_DIR = PKG / "cpp" / "json_plugin"
 # simdjson's on-demand API is compiled for the build target, not dispatched at run time:
 # on x86-64 target SSE4.2 + PCLMUL (every x86-64 server since 2010) instead of the scalar
-# fallback; the plugin refuses to start on an older CPU (see c/python_embed.c).
+# fallback; both plugin libraries refuse to start on an older CPU (see c/cpu_check.h).
 SIMD_FLAGS = ["-msse4.2", "-mpclmul"] if platform.machine() in ("x86_64", "AMD64") else []
 CXXFLAGS = ["-std=c++17", "-O3", "-fPIC", "-fvisibility=hidden", "-Wall"] + SIMD_FLAGS
 CFLAGS = ["-O2", "-fPIC", "-fvisibility=hidden", "-Wall"]
@@ -35,6 +33,10 @@ def load_by_path(name):
     sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
+
+
+_paths = load_by_path("paths")
+PLUGIN_LIBRARY, JSON_PLUGIN_LIBRARY = _paths.PLUGIN_LIBRARY, _paths.JSON_PLUGIN_LIBRARY
 
 
 def simdjson_dir():

@@ -2,15 +2,17 @@
 from pathlib import Path
 
 PLUGIN_LIBRARY = "libk8saudit-ovh.so"
+JSON_PLUGIN_LIBRARY = "libk8saudit-ovh-json.so"  # the json plugin (no Python)
 
 
 class PluginNotBuiltError(FileNotFoundError):
     pass
 
 
-def plugin_path() -> Path:
-    """Absolute path of libk8saudit-ovh.so, or PluginNotBuiltError saying how to build it."""
-    path = Path(__file__).resolve().parent / PLUGIN_LIBRARY
+def plugin_path(library: str = PLUGIN_LIBRARY) -> Path:
+    """Absolute path of libk8saudit-ovh.so (or of the other library named), or
+    PluginNotBuiltError saying how to build it."""
+    path = Path(__file__).resolve().parent / library
     if not path.is_file():
         raise PluginNotBuiltError(
             f"{path} does not exist: the plugin is not built. Install the package with pip, "

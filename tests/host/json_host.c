@@ -8,11 +8,12 @@
  *   json_host --info PLUGIN.so
  *       {"name","version","api","description","contact","fields","extract_sources",
  *        "schema_type","schema"}
- *   json_host [-c CONFIG] [-s TS | -S TS_FILE] [-T TYPE] [-f SPECS_FILE] PLUGIN.so LINES_FILE [FIELD_SPEC ...]
+ *   json_host [-c CONFIG] [-E] [-s TS | -S TS_FILE] [-T TYPE] [-f SPECS_FILE] PLUGIN.so LINES_FILE [FIELD_SPEC ...]
  *       one line per event: {"line":N,"values":{"spec":"v" | null | {"rc":R}}}, a value's
  *       bytes >= 0x80 written as \u00XX (as the golden files of corpus/golden-json)
  *   json_host -b ROUNDS ... : the same events ROUNDS times, no per-event output; the end
  *       record gives {"events","value_bytes","thread_cpu_s"} (CPU time of the extraction loop)
+ * -E: empty lines are events too (with an empty payload).
  * -s: the events' timestamp (default 1700000000000000000); -S: a file of one timestamp per
  * event instead; -T: the event type written (default 322; another type checks what the
  * plugin does with non-plugin events).
@@ -161,7 +162,8 @@ typedef struct event {
 	long line;
 } event;
 
-static event* read_events(const char* path, uint64_t ts, const char* ts_path, uint16_t type, size_t* count) {
+static event* read_events(const char* path, uint64_t ts, const char* ts_path, uint16_t type, int keep_empty,
+                          size_t* count) {
 	FILE* f = fopen(path, "rb");
 	if (!f) die(1, "cannot open %s", path);
 	FILE* tsf = ts_path ? fopen(ts_path, "r") : NULL;
@@ -175,7 +177,7 @@ static event* read_events(const char* path, uint64_t ts, const char* ts_path, ui
 	while ((len = getline(&line, &line_cap, f)) >= 0) {
 		number++;
 		if (len > 0 && line[len - 1] == '\n') len--;
-		if (len == 0) continue;
+		if (len == 0 && !keep_empty) continue;
 		if (tsf && fscanf(tsf, "%" SCNu64, &ts) != 1) die(1, "%s: no timestamp for line %ld", ts_path, number);
 		if (n == cap) evs = realloc(evs, (cap *= 2) * sizeof *evs);
 		uint32_t data_len = (uint32_t)len, id_len = 4, plugin_id = 999;
@@ -242,7 +244,7 @@ static void print_info(const plugin_api* api, ss_plugin_schema_type stype, const
 
 static void usage(void) {
 	fputs("usage: json_host --info PLUGIN.so\n"
-	      "       json_host [-c CONFIG] [-s TS | -S TS_FILE] [-T TYPE] [-b ROUNDS] [-f SPECS_FILE] PLUGIN.so LINES_FILE "
+	      "       json_host [-c CONFIG] [-E] [-s TS | -S TS_FILE] [-T TYPE] [-b ROUNDS] [-f SPECS_FILE] PLUGIN.so LINES_FILE "
 	      "[FIELD_SPEC ...]\n",
 	      stderr);
 	exit(1);
@@ -252,12 +254,13 @@ int main(int argc, char** argv) {
 	const char *config = "", *specs_file = NULL, *ts_file = NULL;
 	uint64_t ts = 1700000000000000000ull;
 	unsigned type = K8A_EVENT_TYPE_PLUGIN;
-	int info = 0;
+	int info = 0, keep_empty = 0;
 	long rounds = 0; /* 0: one pass with output */
 	int i = 1;
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		const char* next = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!strcmp(argv[i], "--info")) info = 1;
+		else if (!strcmp(argv[i], "-E")) keep_empty = 1;
 		else if (!strcmp(argv[i], "-c") && next) config = argv[++i];
 		else if (!strcmp(argv[i], "-s") && next) ts = strtoull(argv[++i], NULL, 10);
 		else if (!strcmp(argv[i], "-S") && next) ts_file = argv[++i];
@@ -306,7 +309,7 @@ int main(int argc, char** argv) {
 		fclose(f);
 	}
 	size_t count;
-	event* evs = read_events(lines_file, ts, ts_file, (uint16_t)type, &count);
+	event* evs = read_events(lines_file, ts, ts_file, (uint16_t)type, keep_empty, &count);
 	ss_plugin_field_extract_input* in = guarded_alloc(sizeof(ss_plugin_field_extract_input));
 	ss_plugin_extract_field* f = guarded_alloc(sizeof(ss_plugin_extract_field));
 	uint64_t num = 0, value_bytes = 0;
