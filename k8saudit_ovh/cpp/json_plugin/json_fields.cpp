@@ -133,6 +133,7 @@ bool JsonFields::load(const void* event, uint64_t evtnum, std::string_view paylo
 	text_ = payload.data();
 	text_len_ = payload.size();
 	parsed_ = tape_.parse(payload.data(), payload.size());
+	if (parsed_) tape_.list_root_members();  // every pointer starts at the root (measured: a little faster)
 	return parsed_;
 }
 
