@@ -55,10 +55,10 @@ def extract(exe: Path, plugin: Path, payloads, fields, tmp_path: Path, *, timest
     return [json.loads(line)["values"] for line in proc.stdout.decode().splitlines()]
 
 
-def bench(exe: Path, plugin: Path, lines_file: Path, fields, rounds: int, timeout=600) -> dict:
+def bench(exe: Path, plugin: Path, lines_file: Path, fields, rounds: int, timeout=600, env=None) -> dict:
     """Extraction of `fields` over every line of `lines_file`, `rounds` times, no output:
-    {"events", "value_bytes", "thread_cpu_s"}."""
+    {"events", "value_bytes", "thread_cpu_s"} (+ "allocations" with malloc_count preloaded)."""
     proc = subprocess.run([str(exe), "-b", str(rounds), str(plugin), str(lines_file), *fields], capture_output=True,
-                          timeout=timeout)
+                          timeout=timeout, env=env)
     assert proc.returncode == 0, proc.stderr.decode(errors="replace")[-2000:]
     return json.loads(proc.stdout)

@@ -5,12 +5,15 @@ import collections
 import gzip
 import json
 import re
+import os
+import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
 from conftest import CORPUS
-from json_host import GOLDEN_TS, compile_json_host, extract, json_plugin_path, plugin_info
+from json_host import GOLDEN_TS, bench, compile_json_host, extract, json_plugin_path, plugin_info
 from k8saudit_ovh._version import JSON_PLUGIN_VERSION
 
 GOLDEN = CORPUS / "golden-json"
@@ -171,6 +174,22 @@ def test_never_crashes(json_host, json_plugin, tmp_path):
     assert len(got) == len(payloads)
     assert got[0]["json.rawtime"] == str(GOLDEN_TS) and got[0]["json.value[/0/0]"] == "[" * 297 + "1" + "]" * 297
     assert got[1]["json.obj"] == {"rc": 1} and got[6]["json.value[/0/0]"] is None
+
+
+def test_steady_state_allocates_nothing(json_host, json_plugin, tmp_path):
+    if not (shutil.which("cc") or shutil.which("gcc")):
+        pytest.skip("no C compiler for tests/host/malloc_count.c")
+    counter = tmp_path / "malloc_count.so"
+    subprocess.run([shutil.which("cc") or shutil.which("gcc"), "-O2", "-shared", "-fPIC",
+                    str(Path(__file__).parent / "host" / "malloc_count.c"), "-o", str(counter), "-ldl"], check=True)
+    lines = tmp_path / "events.jsonl"
+    lines.write_bytes(b"".join(json.dumps(dict(DOC, i=i, s="x" * (i * 37 % 500), e="\\u00e9~" * i)).encode() + b"\n"
+                               for i in range(200)) + b"not json\n")
+    fields = ["jevt.rawtime", "jevt.value[/o/k/1]", "json.value[/a~1b]", "json.value[/s]", "json.value[/e]",
+              "json.value[/arr/01]", "json.obj", "json.value[]", "json.value[/nope]"]
+    result = bench(json_host, json_plugin, lines, fields, rounds=3, env=dict(os.environ, LD_PRELOAD=str(counter)))
+    assert result["events"] == 3 * 201 and result["value_bytes"] > 0
+    assert result["allocations"] == 0  # after the first round, whose buffers are kept
 
 
 # --- golden values of upstream json 0.7.4 ------------------------------------------------

@@ -12,7 +12,8 @@
  *       one line per event: {"line":N,"values":{"spec":"v" | null | {"rc":R}}}, a value's
  *       bytes >= 0x80 written as \u00XX (as the golden files of corpus/golden-json)
  *   json_host -b ROUNDS ... : the same events ROUNDS times, no per-event output; the end
- *       record gives {"events","value_bytes","thread_cpu_s"} (CPU time of the extraction loop)
+ *       record gives {"events","value_bytes","thread_cpu_s"} (CPU time of the extraction loop),
+ *       and with tests/host/malloc_count.so preloaded "allocations" from the second round on
  * -E: empty lines are events too (with an empty payload).
  * -s: the events' timestamp (default 1700000000000000000); -S: a file of one timestamp per
  * event instead; -T: the event type written (default 322; another type checks what the
@@ -314,8 +315,11 @@ int main(int argc, char** argv) {
 	ss_plugin_extract_field* f = guarded_alloc(sizeof(ss_plugin_extract_field));
 	uint64_t num = 0, value_bytes = 0;
 	if (rounds > 0) {
+		uint64_t (*malloc_calls)(void) = (uint64_t(*)(void))dlsym(RTLD_DEFAULT, "k8a_malloc_calls");
+		uint64_t allocs = 0;
 		double cpu0 = thread_cpu_s();
 		for (long r = 0; r < rounds; r++) {
+			if (r == 1 && malloc_calls) allocs = malloc_calls();
 			for (size_t k = 0; k < count; k++) {
 				ss_plugin_event_input ei = {.evt = evs[k].evt, .evtnum = ++num, .evtsrc = "k8s_audit"};
 				for (int s = 0; s < nspecs; s++)
@@ -323,8 +327,12 @@ int main(int argc, char** argv) {
 						value_bytes += strlen(f->res.str[0]); /* read as Falco reads it */
 			}
 		}
-		printf("{\"end\":\"bench\",\"events\":%" PRIu64 ",\"value_bytes\":%" PRIu64 ",\"thread_cpu_s\":%.6f}\n", num,
-		       value_bytes, thread_cpu_s() - cpu0);
+		double cpu = thread_cpu_s() - cpu0;
+		if (malloc_calls) allocs = malloc_calls() - allocs; /* before printf allocates its buffer */
+		printf("{\"end\":\"bench\",\"events\":%" PRIu64 ",\"value_bytes\":%" PRIu64 ",\"thread_cpu_s\":%.6f", num,
+		       value_bytes, cpu);
+		if (malloc_calls && rounds > 1) printf(",\"allocations\":%" PRIu64, allocs);
+		printf("}\n");
 	} else {
 		for (size_t k = 0; k < count; k++) {
 			ss_plugin_event_input ei = {.evt = evs[k].evt, .evtnum = ++num, .evtsrc = "k8s_audit"};
