@@ -27,8 +27,10 @@ public:
 	ss_plugin_rc extract(const ss_plugin_event_input* evt, const ss_plugin_field_extract_input* in) noexcept;
 
 	// One field of one event, without the plugin API: `event` and `evtnum` identify the
-	// event (its parse is reused while they stay the same), `payload` is its data and `ts`
-	// its timestamp. On Value, `out` holds the value; on Failure, last_error() says why.
+	// event (its parse is reused while they and `payload` stay the same, and the payload's
+	// bytes must not change meanwhile), `payload` is its data and `ts` its timestamp. On
+	// Value the value is appended to `out` (left as it was otherwise); on Failure,
+	// last_error() says why. `arg` is the field's argument (NULL: none).
 	Outcome field(const void* event, uint64_t evtnum, std::string_view payload, uint64_t ts, uint32_t field_id,
 	              const char* arg, std::string& out) noexcept;
 
