@@ -6,6 +6,7 @@ import gzip
 import json
 import re
 import os
+import random
 import shutil
 import subprocess
 from pathlib import Path
@@ -174,6 +175,35 @@ def test_never_crashes(json_host, json_plugin, tmp_path):
     assert len(got) == len(payloads)
     assert got[0]["json.rawtime"] == str(GOLDEN_TS) and got[0]["json.value[/0/0]"] == "[" * 297 + "1" + "]" * 297
     assert got[1]["json.obj"] == {"rc": 1} and got[6]["json.value[/0/0]"] is None
+
+
+def test_mutated_payloads(json_host, json_plugin, tmp_path):
+    """Seeded random damage to a JSON payload: the host survives, and the outcomes hang
+    together (every field needs the parse; json.obj needs Go's stricter check on top)."""
+    rng = random.Random(15)
+    base = json.dumps(dict(DOC, s="a\\\"b\u00e9", deep=[[{"x": [1, 2.5e-3]}]])).encode()
+    payloads = []
+    for _ in range(600):
+        p = bytearray(base)
+        for _ in range(rng.randint(1, 4)):
+            at = rng.randrange(len(p))
+            kind = rng.randrange(3)
+            if kind == 0:
+                p[at] = rng.choice(b'{}[]",:\\ \t0-eE+.tfnu\x00\x1f\x7f\xc3\xff')
+            elif kind == 1:
+                del p[at:at + rng.randint(1, 8)]
+            else:
+                p[at:at] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 4)))
+        payloads.append(bytes(p).replace(b"\n", b" "))
+    fields = ["json.rawtime", "json.value[]", "json.obj", "json.value[/deep/0/0/x/1]", "json.value[/s]"]
+    got = extract(json_host, json_plugin, payloads, fields, tmp_path)
+    assert len(got) == len(payloads)
+    for v in got:
+        parsed = isinstance(v["json.rawtime"], str)
+        assert parsed == isinstance(v["json.value[]"], str)
+        assert not isinstance(v["json.obj"], str) or parsed
+        assert all(x is None or isinstance(x, str) or x == {"rc": 1} for x in v.values())
+    assert 0 < sum(isinstance(v["json.rawtime"], str) for v in got) < len(got)
 
 
 def test_steady_state_allocates_nothing(json_host, json_plugin, tmp_path):

@@ -16,10 +16,11 @@ const char* plugin_payload(const ss_plugin_event* e, std::string_view* out) noex
 	const uint32_t len = e->len, nparams = e->nparams;
 	// Upstream's SDK stops the process on other events; here they get no value.
 	if (type != K8A_EVENT_TYPE_PLUGIN) return "json: not a plugin event, so it has no JSON payload";
-	uint32_t data_len;
+	const char* const malformed = "json: malformed plugin event (its lengths disagree)";
+	if (nparams < 2 || len < K8A_EVENT_PAYLOAD_OFFSET) return malformed;
+	uint32_t data_len;  // the length of parameter 1
 	std::memcpy(&data_len, reinterpret_cast<const char*>(e) + K8A_EVENT_HEADER_LEN + 4, sizeof data_len);
-	if (nparams < 2 || len < K8A_EVENT_PAYLOAD_OFFSET || data_len > len - K8A_EVENT_PAYLOAD_OFFSET)
-		return "json: malformed plugin event (its lengths disagree)";
+	if (data_len > len - K8A_EVENT_PAYLOAD_OFFSET) return malformed;
 	*out = {reinterpret_cast<const char*>(e) + K8A_EVENT_PAYLOAD_OFFSET, data_len};
 	return nullptr;
 }
