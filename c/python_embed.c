@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cpu_check.h"
 #include "k8a_static.h" /* K8A_BUILD_* paths of the interpreter the package was built for */
 
 static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -129,26 +130,11 @@ static int start_interpreter(char* err, size_t errlen) {
 	return 0;
 }
 
-/* The C++ modules are built for SSE4.2 + PCLMUL on x86-64 (setup.py): refuse cleanly
- * rather than die of an illegal instruction on an older CPU. */
-static int cpu_supported(char* err, size_t errlen) {
-#if defined(__x86_64__)
-	__builtin_cpu_init();
-	if (!__builtin_cpu_supports("sse4.2") || !__builtin_cpu_supports("pclmul")) {
-		snprintf(err, errlen, "this CPU lacks SSE4.2/PCLMUL, which k8saudit-ovh's JSON parser needs");
-		return -1;
-	}
-#endif
-	(void)err;
-	(void)errlen;
-	return 0;
-}
-
 int k8a_python_start(char* err, size_t errlen) {
 	int rc = 0;
 	pthread_mutex_lock(&start_lock);
 	if (!started) {
-		rc = cpu_supported(err, errlen);
+		rc = k8a_cpu_supported(err, errlen);
 		if (rc == 0) rc = promote_libpython(err, errlen);
 		/* Loaded from a Python process (ctypes): use its interpreter, never a second one. */
 		if (rc == 0 && !Py_IsInitialized()) rc = start_interpreter(err, errlen);

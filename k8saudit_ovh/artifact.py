@@ -6,6 +6,7 @@ writes DIR/k8saudit-ovh-<version>-linux-x86_64.tar.gz. The stock Falco image has
 so the tarball carries what the plugin runs on, in the layout c/python_embed.c searches:
 
     libk8saudit-ovh.so                        RUNPATH $ORIGIN/k8saudit-ovh/lib
+    libk8saudit-ovh-json.so                   the json plugin: needs neither Python nor the rest
     k8saudit-ovh/lib/libpython3.X.so.1.0      + the shared libraries the bundled modules need
                                                 beyond glibc (libssl, libcrypto, libffi, zlib, …)
     k8saudit-ovh/lib/python3.X/               trimmed standard library (os.py marks a bundle)
@@ -35,7 +36,7 @@ import tempfile
 from pathlib import Path
 
 from ._version import VERSION
-from .paths import BUNDLE_DIR, PLUGIN_LIBRARY, plugin_path
+from .paths import BUNDLE_DIR, JSON_PLUGIN_LIBRARY, PLUGIN_LIBRARY, plugin_path
 
 PYTHON_DIR = f"python{sysconfig.get_python_version()}"
 
@@ -62,6 +63,7 @@ def build(out_dir: Path, plugin: Path | None = None) -> Path:
     with tempfile.TemporaryDirectory(prefix="k8a-artifact-") as tmp:
         stage = Path(tmp)
         stage_plugin(plugin, stage)
+        stage_json_plugin(plugin.parent / JSON_PLUGIN_LIBRARY, stage)
         stage_python(stage / BUNDLE_DIR, package_dir=plugin.parent)
         out_dir.mkdir(parents=True, exist_ok=True)
         return write_tarball(stage, out_dir / artifact_name())
@@ -73,6 +75,15 @@ def stage_plugin(plugin: Path, stage: Path) -> None:
     _strip(target)
     # Only the bundle: never the build machine's interpreter, even where it exists.
     _patchelf("--set-rpath", f"$ORIGIN/{BUNDLE_DIR}/lib", target)
+
+
+def stage_json_plugin(library: Path, stage: Path) -> None:
+    """The json plugin, built next to the main one: self-contained, nothing to patch."""
+    if not library.is_file():
+        raise SystemExit(f"{library} is missing: build the package (it builds both plugin libraries)")
+    target = stage / JSON_PLUGIN_LIBRARY
+    shutil.copy2(library, target)
+    _strip(target)
 
 
 def stage_python(root: Path, package_dir: Path) -> None:
@@ -108,7 +119,7 @@ def _copy_package(src: Path, dst: Path) -> None:
     """A package's modules, compiled extensions and data, without the plugin itself and
     without build inputs or tests."""
     def ignore(directory: str, names: list[str]) -> set[str]:
-        return {n for n in names if n in STDLIB_SKIP_DIRS or n == PLUGIN_LIBRARY
+        return {n for n in names if n in STDLIB_SKIP_DIRS or n in (PLUGIN_LIBRARY, JSON_PLUGIN_LIBRARY)
                 or n.endswith((".pyx", ".pxd", ".cpp", ".hpp", ".h", ".pyc")) or n in ("cpp", "includes")}
     shutil.copytree(src, dst, ignore=ignore)
     for so in dst.glob("*.so"):

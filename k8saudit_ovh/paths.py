@@ -5,15 +5,17 @@ PLUGIN_LIBRARY = "libk8saudit-ovh.so"
 # The self-contained artifact's interpreter, next to the library in Falco's plugins directory,
 # which every artifact shares: a name of its own (see k8saudit_ovh/artifact.py).
 BUNDLE_DIR = "k8saudit-ovh"
+JSON_PLUGIN_LIBRARY = "libk8saudit-ovh-json.so"  # the json plugin (no Python)
 
 
 class PluginNotBuiltError(FileNotFoundError):
     pass
 
 
-def plugin_path() -> Path:
-    """Absolute path of libk8saudit-ovh.so, or PluginNotBuiltError saying how to build it."""
-    path = Path(__file__).resolve().parent / PLUGIN_LIBRARY
+def plugin_path(library: str = PLUGIN_LIBRARY) -> Path:
+    """Absolute path of libk8saudit-ovh.so (or of the other library named), or
+    PluginNotBuiltError saying how to build it."""
+    path = Path(__file__).resolve().parent / library
     if not path.is_file():
         raise PluginNotBuiltError(
             f"{path} does not exist: the plugin is not built. Install the package with pip, "

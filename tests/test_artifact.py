@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from c_host import compile_host
+from json_host import compile_json_host
 from k8saudit_ovh import artifact
 from k8saudit_ovh.paths import demo_events_path
 
@@ -51,10 +52,12 @@ def test_layout_is_what_falcoctl_installs(tarball):
     with tarfile.open(tarball) as tar:
         members = tar.getmembers()
     names = [m.name for m in members]
-    assert "libk8saudit-ovh.so" in names
-    # Two top-level entries: the library and a directory named after the plugin (falcoctl
+    assert "libk8saudit-ovh.so" in names and "libk8saudit-ovh-json.so" in names
+    assert not any(n.endswith("/libk8saudit-ovh-json.so") for n in names)  # once, at the root
+    # Three top-level entries: the libraries and a directory named after the plugin (falcoctl
     # extracts every artifact into the same plugins directory).
-    assert {n.split("/")[0] for n in names} == {"libk8saudit-ovh.so", "k8saudit-ovh"} and BUNDLE == "k8saudit-ovh"
+    assert {n.split("/")[0] for n in names} == {"libk8saudit-ovh.so", "libk8saudit-ovh-json.so", "k8saudit-ovh"}
+    assert BUNDLE == "k8saudit-ovh"
     assert f"{BUNDLE}/lib/{PYTHON_DIR}/os.py" in names  # what the shim probes for a bundle
     assert any(n.startswith(f"{BUNDLE}/site-packages/k8saudit_ovh/_plugin.") for n in names)
     assert f"{BUNDLE}/site-packages/websocket/__init__.py" in names
@@ -88,6 +91,18 @@ def test_loads_replays_and_extracts_with_no_python_installed(unpacked, tmp_path)
     assert records[7]["values"]["ka.req.pod.volumes.hostpath"] == ["/"]
     assert records[8]["values"] == {"ka.verb": "create", "ka.target.subresource": "exec",
                                     "ka.req.pod.volumes.hostpath": None, "ka.uri.param[command]": "sh"}
+
+
+def test_json_plugin_extracts_with_no_python_installed(unpacked, tmp_path):
+    host = compile_json_host(tmp_path)
+    payloads = tmp_path / "payloads.jsonl"  # outside any hidden prefix
+    payloads.write_bytes(b'{"stage":"ResponseComplete","user":{"name":"a"}}\n')
+    result = _run_without_python([str(host), str(unpacked / "libk8saudit-ovh-json.so"), str(payloads),
+                                  "jevt.rawtime", "jevt.value[/stage]", "json.value[/user]"])
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr
+    assert json.loads(result.stdout)["values"] == {
+        "jevt.rawtime": "1700000000000000000", "jevt.value[/stage]": "ResponseComplete",
+        "json.value[/user]": '{"name":"a"}'}
 
 
 def test_bundle_has_what_the_stream_reader_imports(unpacked, tmp_path):

@@ -46,3 +46,12 @@ def test_wheel_install_provides_a_loadable_plugin(venv, host, tmp_path):
     # the reader modules come from the venv (websocket-client is installed there only)
     run = run_host(host, plugin, "wss://127.0.0.1:1/tail/?tk=x", config='{"connectTimeoutS": 0.5}', time_limit=0.3)
     assert run.end["end"] == "time", run.stderr
+
+
+def test_wheel_install_provides_the_json_plugin(venv, tmp_path):
+    from json_host import compile_json_host, plugin_info
+    out = subprocess.run([str(venv), "-m", "k8saudit_ovh", "--plugin-path"], capture_output=True, text=True,
+                         check=True, cwd=tmp_path)
+    library = Path(out.stdout.strip()).parent / "libk8saudit-ovh-json.so"  # next to the main plugin
+    assert library.is_file()
+    assert plugin_info(compile_json_host(tmp_path), library)["name"] == "json"

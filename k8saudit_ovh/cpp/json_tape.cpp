@@ -557,15 +557,17 @@ Node JsonTape::get_slow(Node n, std::string_view key, bool plain, bool searched)
 		if (!lookup_mode(n)) return kNil;  // which changed none: the raw search answered
 	}
 	if (peek_type(n) == JType::Array) {
-		// Go's strconv.Atoi: optional sign, decimal digits.
+		// Go's strconv.Atoi: optional sign, decimal digits, leading zeros allowed ("-0" is 0).
+		// A value past any array's size saturates: it finds nothing, as Go's range error.
 		std::string_view d = key;
 		if (!d.empty() && (d[0] == '+' || d[0] == '-')) d.remove_prefix(1);
-		if (d.empty() || d.size() > 9 || key[0] == '-') return kNil;
+		if (d.empty()) return kNil;
 		size_t idx = 0;
 		for (char c : d) {
 			if (c < '0' || c > '9') return kNil;
-			idx = idx * 10 + size_t(c - '0');
+			idx = std::min<size_t>(idx * 10 + size_t(c - '0'), UINT32_MAX);
 		}
+		if (key[0] == '-' && idx != 0) return kNil;
 		Node c = first_child(n);
 		for (; c != kNil && idx; idx--) c = next_sibling(c, n);
 		return c;
