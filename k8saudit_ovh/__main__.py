@@ -22,7 +22,7 @@ from . import config, falco_compat, falco_config, highlights
 from ._version import VERSION
 from .demo_server import DemoServer, demo_frames
 from .host import Plugin, PluginError, Stream
-from .paths import BUNDLE_DIR, PLUGIN_LIBRARY, PluginNotBuiltError, demo_events_path, plugin_path
+from .paths import BUNDLE_DIR, JSON_PLUGIN_LIBRARY, PLUGIN_LIBRARY, PluginNotBuiltError, demo_events_path, plugin_path
 from .redaction import redact
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_NO_EVENTS, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -268,15 +268,16 @@ def cmd_falco_config(args) -> int:
         return EXIT_USAGE
     config.parse(args.config)  # a bad key or value is a usage error here, not when Falco starts
     settings = json.loads(args.config) if args.config.strip() else None
-    sys.stdout.write(falco_config.render(falco, str(_plugin_file(args)), args.url, settings))
+    sys.stdout.write(falco_config.render(falco, str(_plugin_file(args)), args.url, settings, args.json))
     return EXIT_OK
 
 
 def cmd_install(args) -> int:
     target = _plugin_file(args)
     plugins_dir = Path(args.plugins_dir)
-    link = plugins_dir / PLUGIN_LIBRARY
-    from_falcoctl = [p for p in (link, plugins_dir / BUNDLE_DIR) if p.exists() and not p.is_symlink()]
+    # The plugin and the native json plugin beside it.
+    links = {plugins_dir / name: target.with_name(name) for name in (PLUGIN_LIBRARY, JSON_PLUGIN_LIBRARY)}
+    from_falcoctl = [p for p in (*links, plugins_dir / BUNDLE_DIR) if p.exists() and not p.is_symlink()]
     if from_falcoctl and not args.force:
         # A later `falcoctl artifact install` would write the bundle through our link into
         # this Python's site-packages: the two ways of installing are exclusive.
@@ -286,14 +287,17 @@ def cmd_install(args) -> int:
               "installing or following k8saudit-ovh, then run this again (--force replaces the library with a "
               "link and leaves the rest)", file=sys.stderr)
         return EXIT_FAILURE
-    if link.is_symlink() or link.exists():
-        if not args.force:
-            print(f"{link} exists; use --force to replace it", file=sys.stderr)
-            return EXIT_FAILURE
-        link.unlink()
-    link.parent.mkdir(parents=True, exist_ok=True)
-    link.symlink_to(target)
-    print(f"{link} -> {target}")
+    existing = [link for link in links if link.is_symlink() or link.exists()]
+    if existing and not args.force:
+        print(f"{' and '.join(map(str, existing))} exist{'s' if len(existing) == 1 else ''}; use --force to "
+              "replace", file=sys.stderr)
+        return EXIT_FAILURE
+    plugins_dir.mkdir(parents=True, exist_ok=True)
+    for link, library in links.items():
+        if link in existing:
+            link.unlink()
+        link.symlink_to(library)
+        print(f"{link} -> {library}")
     return EXIT_OK
 
 
@@ -356,10 +360,14 @@ def build_parser() -> argparse.ArgumentParser:
                          f"{falco_compat.NEWEST.minor})")
     fc.add_argument("--url", help=f"open_params to write (default: \"${{{falco_compat.URL_ENV}}}\", read by "
                                   "Falco >= 0.37 from the environment; a placeholder before)")
+    fc.add_argument("--json", choices=falco_config.JSON_PLUGINS, default="native",
+                    help="json plugin: native (libk8saudit-ovh-json.so, shipped with this plugin, every Falco; "
+                         "default) or upstream (falcosecurity's, the release that Falco version loads)")
     fc.set_defaults(func=cmd_falco_config)
 
     install = sub.add_parser("install", parents=[plugin_opts], help="symlink the plugin into Falco's plugins dir",
-                             description="Create PLUGINS_DIR/libk8saudit-ovh.so pointing to the installed plugin.")
+                             description="Create PLUGINS_DIR/libk8saudit-ovh.so and libk8saudit-ovh-json.so "
+                                         "pointing to the installed plugin and its native json plugin.")
     install.add_argument("--plugins-dir", default=FALCO_PLUGINS_DIR,
                          help=f"Falco's plugins directory (default: {FALCO_PLUGINS_DIR})")
     install.add_argument("--force", action="store_true",

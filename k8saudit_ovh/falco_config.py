@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from ._version import VERSION
 from .falco_compat import PLUGIN_METRICS_SINCE, RULES_FILE, URL_ENV, Falco
+from .paths import JSON_PLUGIN_LIBRARY
+
+JSON_PLUGINS = ("native", "upstream")  # ours, shipped beside the plugin; falcosecurity's
 
 URL_PLACEHOLDER = "wss://<ldp-cluster>.logs.ovh.com/tail/?tk=<token>"
 
 
-def render(falco: Falco, library_path: str, url: str | None, init_config: dict | None = None) -> str:
-    """A complete falco.yaml running this plugin's events only, with the official rules.
+def render(falco: Falco, library_path: str, url: str | None, init_config: dict | None = None,
+           json_plugin: str = "native") -> str:
+    """A complete falco.yaml running this plugin's events only, with the official rules and
+    the json plugin they need: ours (next to `library_path`) or falcosecurity's.
 
     `init_config` is written as a mapping when it has keys; else left out (all defaults,
     passed as "" on every Falco: an empty mapping would be passed as JSON `null`, which
@@ -20,9 +26,16 @@ def render(falco: Falco, library_path: str, url: str | None, init_config: dict |
     lines = [
         f"# falco.yaml for Falco {falco.minor} (k8saudit-ovh {VERSION}): OVHcloud MKS audit logs from",
         "# Logs Data Platform, with the official k8s_audit_rules.yaml.",
-        "# Install the rules and the json plugin they need (the current rules on every Falco):",
-        f"#   falcoctl artifact install k8saudit-rules:0.18 json:{falco.json_version}",
     ]
+    if json_plugin == "native":
+        lines += ["# Install the rules (the current rules on every Falco); the json plugin they need is the",
+                  f"# native one beside this plugin ({JSON_PLUGIN_LIBRARY}):",
+                  "#   falcoctl artifact install k8saudit-rules:0.18"]
+        json_library = str(Path(library_path).with_name(JSON_PLUGIN_LIBRARY))
+    else:
+        lines += ["# Install the rules and the json plugin they need (the current rules on every Falco):",
+                  f"#   falcoctl artifact install k8saudit-rules:0.18 json:{falco.json_version}"]
+        json_library = "libjson.so"
     if falco.env_vars and not url:
         lines.append(f"# Run: {URL_ENV}='{URL_PLACEHOLDER}' {run}")
     else:
@@ -58,7 +71,7 @@ def render(falco: Falco, library_path: str, url: str | None, init_config: dict |
                   f"    open_params: {json.dumps(URL_PLACEHOLDER)}"]
     lines += [
         "  - name: json",
-        "    library_path: libjson.so",
+        f"    library_path: {json_library}",
         "load_plugins: [k8saudit-ovh, json]",
         f"{falco.rules_key}:",
         f"  - {RULES_FILE}",

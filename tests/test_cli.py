@@ -68,14 +68,21 @@ def test_falco_config_is_yaml_with_installed_library_path():
     assert plugin["library_path"] == str(plugin_path()) and Path(plugin["library_path"]).is_absolute()
     assert plugin["open_params"] == "wss://gra1.logs.ovh.com/tail/?tk=abc"
     assert config["load_plugins"] == ["k8saudit-ovh", "json"]
+    native_json = plugin_path().with_name("libk8saudit-ovh-json.so")
+    assert config["plugins"][1] == {"name": "json", "library_path": str(native_json)} and native_json.is_file()
     default = yaml.safe_load(run_cli("falco-config").stdout)
     assert default["plugins"][0]["open_params"] == "${K8SAUDIT_OVH_URL}"
+    upstream = run_cli("falco-config", "--json", "upstream", "--falco-version", "0.40").stdout
+    assert yaml.safe_load(upstream)["plugins"][1]["library_path"] == "libjson.so"
+    assert "json:0.7.3" in upstream  # the json release Falco 0.40 loads
 
 
 def test_install_symlinks_a_plugin_that_loads(tmp_path, host):
     assert main(["install", "--plugins-dir", str(tmp_path)]) == 0
     link = tmp_path / "libk8saudit-ovh.so"
     assert link.is_symlink() and link.resolve() == plugin_path()
+    json_link = tmp_path / "libk8saudit-ovh-json.so"
+    assert json_link.is_symlink() and json_link.resolve() == plugin_path().with_name("libk8saudit-ovh-json.so")
     assert main(["install", "--plugins-dir", str(tmp_path)]) == 1  # no silent overwrite
     assert main(["install", "--plugins-dir", str(tmp_path), "--force"]) == 0
     out = subprocess.run([str(host), "-p", f"file://{SAMPLE}", str(link), "ka.verb"], capture_output=True,

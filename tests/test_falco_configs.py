@@ -29,7 +29,11 @@ FROM_0_38 = [f for f in SUPPORTED if tuple(map(int, f.minor.split("."))) >= (0, 
 
 
 def falco_config_output(version: str, capsys) -> str:
-    assert main(["falco-config", "--falco-version", version]) == 0
+    return falco_config_output_with([], version, capsys)
+
+
+def falco_config_output_with(options: list[str], version: str, capsys) -> str:
+    assert main(["falco-config", "--falco-version", version, *options]) == 0
     return capsys.readouterr().out
 
 
@@ -124,7 +128,10 @@ def test_falco_config_uses_the_keys_of_its_version(capsys, falco):
     if falco.plugins_hostinfo:
         assert config["plugins_hostinfo"] is False
     assert config.get("metrics", {}).get("plugins_metrics_enabled", False) == bool(falco.plugins_metrics)
-    install = re.search(r"falcoctl artifact install k8saudit-rules:(\S+) json:(\S+)", text)
+    assert re.search(r"falcoctl artifact install k8saudit-rules:0\.18$", text, re.M)
+    assert config["plugins"][1]["library_path"].endswith("/libk8saudit-ovh-json.so")  # the native json
+    upstream = falco_config_output_with(["--json", "upstream"], falco.minor, capsys)
+    install = re.search(r"falcoctl artifact install k8saudit-rules:(\S+) json:(\S+)", upstream)
     assert install.group(1) == "0.18" and install.group(2) == falco.json_version
 
 
