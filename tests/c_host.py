@@ -11,13 +11,14 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def compile_host(out_dir: Path) -> Path:
+def compile_host(out_dir: Path, name: str = "k8a_host") -> Path:
+    """Compiles tests/host/NAME.c (a C test host) into out_dir/NAME."""
     compiler = shutil.which("cc") or shutil.which("gcc")
     if compiler is None:
-        pytest.skip("no C compiler to build tests/host/k8a_host.c")
-    exe = out_dir / "k8a_host"
+        pytest.skip(f"no C compiler to build tests/host/{name}.c")
+    exe = out_dir / name
     subprocess.run([compiler, "-O2", "-Wall", "-Werror", "-I", str(ROOT / "c"),
-                    str(ROOT / "tests" / "host" / "k8a_host.c"), "-o", str(exe), "-ldl"], check=True)
+                    str(ROOT / "tests" / "host" / f"{name}.c"), "-o", str(exe), "-ldl"], check=True)
     return exe
 
 

@@ -1,11 +1,10 @@
 """The C test host for an extraction-only plugin (tests/host/json_host.c): compile it, feed it
 payloads as plugin events, read what it prints."""
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
+from c_host import compile_host
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN_TS = 1700000000000000000  # the timestamp of corpus/golden-json's events
@@ -19,13 +18,7 @@ def json_plugin_path() -> Path:
 
 
 def compile_json_host(out_dir: Path) -> Path:
-    compiler = shutil.which("cc") or shutil.which("gcc")
-    if compiler is None:
-        pytest.skip("no C compiler to build tests/host/json_host.c")
-    exe = out_dir / "json_host"
-    subprocess.run([compiler, "-O2", "-Wall", "-Werror", "-I", str(ROOT / "c"),
-                    str(ROOT / "tests" / "host" / "json_host.c"), "-o", str(exe), "-ldl"], check=True)
-    return exe
+    return compile_host(out_dir, "json_host")
 
 
 def plugin_info(exe: Path, plugin: Path) -> dict:

@@ -32,6 +32,8 @@
 #include <unistd.h>
 
 #include "plugin_abi.h"
+#define HOST_NAME "json_host"
+#include "host_common.h"
 
 typedef struct plugin_api {
 	void* handle;
@@ -49,30 +51,8 @@ typedef struct plugin_api {
 	ss_plugin_rc (*extract_fields)(ss_plugin_t*, const ss_plugin_event_input*, const ss_plugin_field_extract_input*);
 } plugin_api;
 
-static void die(int code, const char* fmt, ...) {
-	va_list ap;
-	va_start(ap, fmt);
-	fprintf(stderr, "json_host: ");
-	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, "\n");
-	va_end(ap);
-	exit(code);
-}
-
-/* A zeroed struct of `size` bytes that ends exactly where a PROT_NONE page begins. */
-static void* guarded_alloc(size_t size) {
-	long page = sysconf(_SC_PAGESIZE);
-	uint8_t* base = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (base == MAP_FAILED || mprotect(base + page, page, PROT_NONE) != 0) die(1, "mmap failed");
-	return base + page - size;
-}
-
 static void* symbol(plugin_api* api, const char* name, int required) {
-	char sym[128];
-	snprintf(sym, sizeof sym, "plugin_%s", name);
-	void* p = dlsym(api->handle, sym);
-	if (!p && required) die(2, "required symbol %s missing", sym);
-	return p;
+	return plugin_symbol(api->handle, name, required);
 }
 
 /* Loads the plugin and runs a 3.0.0 host's (Falco 0.35's) load-time checks for an

@@ -34,6 +34,8 @@
 #include <unistd.h>
 
 #include "plugin_abi.h"
+#define HOST_NAME "k8a_host"
+#include "host_common.h"
 
 typedef struct plugin_api {
 	void* handle;
@@ -64,37 +66,11 @@ static int g_quiet;
 static uint64_t (*g_malloc_calls)(void);
 static uint64_t g_bench_bytes; /* bench mode: bytes of the values read, as Falco reads them */
 
-static void die(int code, const char* fmt, ...) {
-	va_list ap;
-	va_start(ap, fmt);
-	fprintf(stderr, "k8a_host: ");
-	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, "\n");
-	va_end(ap);
-	exit(code);
-}
-
-/* A zeroed struct of `size` bytes that ends exactly where a PROT_NONE page begins. */
-static void* guarded_alloc(size_t size) {
-	long page = sysconf(_SC_PAGESIZE);
-	uint8_t* base = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (base == MAP_FAILED || mprotect(base + page, page, PROT_NONE) != 0) die(1, "mmap failed");
-	return base + page - size;
-}
-
-static void guarded_free(void* p, size_t size) {
-	long page = sysconf(_SC_PAGESIZE);
-	munmap((uint8_t*)p + size - page, 2 * page);
-}
-
 #define REQUIRED(api, name) load_symbol(api, #name, (void**)&(api)->name, 1)
 #define OPTIONAL(api, name) load_symbol(api, #name, (void**)&(api)->name, 0)
 
 static void load_symbol(plugin_api* api, const char* name, void** slot, int required) {
-	char sym[128];
-	snprintf(sym, sizeof sym, "plugin_%s", name);
-	*slot = dlsym(api->handle, sym);
-	if (!*slot && required) die(2, "required symbol %s missing", sym);
+	*slot = plugin_symbol(api->handle, name, required);
 }
 
 static void load_plugin(plugin_api* api, const char* path) {
