@@ -12,7 +12,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from bench_streams import ServerProcess, frames, frames_file  # noqa: F401 (fixtures)
+from bench_streams import ServerProcess, frames, frames_file  # noqa: F401,F811 (fixtures)
 from c_host import host_command, parse_output
 
 SOAK_S = float(os.environ.get("K8A_SOAK_S", "1800"))

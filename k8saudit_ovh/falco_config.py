@@ -61,7 +61,7 @@ def render(falco: Falco, library_path: str, url: str | None, init_config: dict |
                   "    # this file readable by root only.",
                   f"    open_params: {json.dumps(url)}"]
     elif falco.env_vars:
-        lines += [f"    # The LDP WebSocket tail URL, read by Falco from the environment (${{VAR}}: Falco",
+        lines += ["    # The LDP WebSocket tail URL, read by Falco from the environment (${VAR}: Falco",
                   "    # >= 0.37), which keeps the token out of this file.",
                   f"    open_params: \"${{{URL_ENV}}}\""]
     else:

@@ -6,7 +6,6 @@ from pathlib import Path
 
 from c_host import compile_host
 
-ROOT = Path(__file__).resolve().parents[1]
 GOLDEN_TS = 1700000000000000000  # the timestamp of corpus/golden-json's events
 
 

@@ -4,7 +4,6 @@ from pathlib import Path
 
 import yaml
 
-from k8saudit_ovh import falco_compat
 from k8saudit_ovh._version import JSON_PLUGIN_VERSION
 from k8saudit_ovh.paths import JSON_PLUGIN_LIBRARY
 

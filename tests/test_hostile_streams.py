@@ -69,7 +69,6 @@ class RunningHost:
 
     def finish(self, timeout: float = 120.0):
         """Waits for the host to end: its output, and its peak resident memory in MB."""
-        deadline = time.monotonic() + timeout
         self._waiter.join(timeout)
         assert not self._waiter.is_alive(), "the host did not end"
         self._reader.join(10)
@@ -219,7 +218,7 @@ def test_frames_a_server_must_not_send_end_the_connection(bad, why, host, plugin
                           config=cfg())
     assert [e["values"]["ka.auditid"] for e in result.events] == ["id-1", "id-2"]
     assert result.metrics["stream.1.disconnects"] == 1
-    assert f"protocol error" in result.stderr and why in result.stderr
+    assert "protocol error" in result.stderr and why in result.stderr
 
 
 def test_a_close_frame_reconnects(host, plugin):
