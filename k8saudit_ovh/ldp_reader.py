@@ -306,12 +306,14 @@ class StreamReader:
         waits = [t for t in (ping_interval, ping_timeout) if t]
         ws.settimeout(min(waits) if waits else None)
         frames = ws_frames.FrameReader(ws._recv, self.options.max_message)
+        read = frames.read
+        text, binary, dropped = ws_frames.TEXT, ws_frames.BINARY, ws_frames.DROPPED
         next_ping = time.monotonic() + ping_interval
         ping_unanswered_since = None
         pong_due = None  # payload of the latest ping not answered yet
         while True:
             try:
-                item = frames.read()
+                item = read()
             except websocket.WebSocketTimeoutException:
                 item = None
             except ws_frames.ProtocolError as exc:
@@ -322,16 +324,17 @@ class StreamReader:
                 raise _describe(exc) from None
             if item is not None:
                 kind, data = item
-                if kind == ws_frames.DROPPED:
+                if kind == text or kind == binary:
+                    ping_unanswered_since = None  # a complete frame: the peer is alive
+                    if not push(data, kind == binary):
+                        self._stop.set()
+                        return
+                    self._delivered = True
+                elif kind == dropped:
                     self._sink.on_message_dropped(data)
                 else:
                     ping_unanswered_since = None
-                    if kind == ws_frames.TEXT or kind == ws_frames.BINARY:
-                        if not push(data, kind == ws_frames.BINARY):
-                            self._stop.set()
-                            return
-                        self._delivered = True
-                    elif kind == ws_frames.PING:
+                    if kind == ws_frames.PING:
                         pong_due = data
                     elif kind == ws_frames.CLOSE:
                         raise _Failure(_close_reason(data))
