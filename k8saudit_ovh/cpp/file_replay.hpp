@@ -1,6 +1,7 @@
 // The file:// source: replays a file of audit events (JSON Lines of Events, EventLists
 // or arrays) or of LDP frames (one frame per line, as the corpus stores them) into
-// batches, synchronously on Falco's event thread.
+// batches, synchronously on Falco's event thread: each fill does bounded work, so that
+// next_batch returns within the batch wait whatever the file holds.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -18,8 +19,10 @@ public:
     explicit FileReplay(size_t max_event_size);
     bool open(const std::string& path, std::string& err);
     enum Status { More = 0, End = 1, Failed = 2 };
-    // Appends up to max_events events to batch.
-    Status fill(EventBatch& batch, uint32_t max_events);
+    // Appends up to max_events events to batch (more if the last line held several),
+    // stopping with More after about max_ms or a bounded amount of input, with or without
+    // events: the next call goes on where this one stopped.
+    Status fill(EventBatch& batch, uint32_t max_events, uint32_t max_ms);
     uint32_t progress() const { return file_.progress(); }
     const ReaderCounters& counters() const {
         return format_ == Format::Frames ? unwrapper_.reader().counters : reader_.counters;
@@ -36,7 +39,7 @@ private:
     AuditReader reader_;         // a file of audit events
     FrameUnwrapper unwrapper_;   // a file of LDP frames
     LineFile file_;
-    size_t max_line_;
+    size_t max_line_;  // longer lines are skipped (and never held in memory)
     Format format_ = Format::Unknown;
 };
 
