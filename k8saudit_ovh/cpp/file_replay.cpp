@@ -14,8 +14,12 @@ static constexpr size_t kMaxLineCap = size_t(64) << 20;
 // file, so that a file of junk is split over many calls even on a fast machine.
 static constexpr uint32_t kLinesPerFill = 1 << 16;
 static constexpr uint64_t kBytesPerFill = uint64_t(32) << 20;
-// The clock is read once per this many lines, and after every chunk read.
+// The clock is read once per this many lines or bytes read.
 static constexpr uint32_t kLinesPerClockCheck = 64;
+static constexpr uint64_t kBytesPerClockCheck = 64 << 10;
+// A line whose parse takes milliseconds: parsed only as the first work of a call, so that
+// a call lasts at most the batch wait or one such parse, not both.
+static constexpr size_t kLongLine = 1 << 20;
 
 static uint64_t monotonic_ns() {
     timespec ts;
@@ -32,30 +36,43 @@ bool FileReplay::open(const std::string& path, std::string& err) { return file_.
 
 FileReplay::Status FileReplay::fill(EventBatch& batch, uint32_t max_events, uint32_t max_ms) {
     BatchSink sink(&batch);
-    std::string_view line;
-    size_t too_long = 0;
     const uint64_t deadline = monotonic_ns() + uint64_t(max_ms) * 1000000u;
     const uint64_t bytes_until = file_.bytes_read() + kBytesPerFill;
-    for (uint32_t lines = 1; batch.size() < max_events; lines++) {
-        bool check_clock = lines % kLinesPerClockCheck == 0;
+    uint64_t clock_at_bytes = file_.bytes_read() + kBytesPerClockCheck;
+    if (holding_) {  // the file leaves the line's bytes alone until the next file_.next()
+        holding_ = false;
+        read_line(held_, sink);
+        if (monotonic_ns() >= deadline) return More;
+    }
+    std::string_view line;
+    size_t too_long = 0;
+    for (uint32_t work = 1; batch.size() < max_events; work++) {
         switch (file_.next(max_line_, &line, &too_long)) {
             case LineFile::Result::Line:
+                if (line.size() >= kLongLine && work > 1) {
+                    held_ = line;
+                    holding_ = true;
+                    return More;
+                }
                 read_line(line, sink);
                 break;
             case LineFile::Result::TooLong:
                 (format_ == Format::Frames ? unwrapper_.reader() : reader_)
                     .skip(Skip::Oversized, "line of %zu bytes skipped (over %zu)", too_long, max_line_);
                 break;
-            case LineFile::Result::Pending:
-                check_clock = true;
+            case LineFile::Result::Pending:  // a chunk read, no line ended in it
                 break;
             case LineFile::Result::End:
                 return End;
             case LineFile::Result::Error:
                 return Failed;
         }
-        if (lines >= kLinesPerFill || file_.bytes_read() >= bytes_until || (check_clock && monotonic_ns() >= deadline))
-            break;
+        uint64_t bytes = file_.bytes_read();
+        if (work >= kLinesPerFill || bytes >= bytes_until) break;
+        if (work % kLinesPerClockCheck == 0 || bytes >= clock_at_bytes) {
+            clock_at_bytes = bytes + kBytesPerClockCheck;
+            if (monotonic_ns() >= deadline) break;
+        }
     }
     return More;
 }

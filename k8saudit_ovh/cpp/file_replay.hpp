@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "audit_reader.hpp"
 #include "event_batch.hpp"
@@ -40,6 +41,9 @@ private:
     FrameUnwrapper unwrapper_;   // a file of LDP frames
     LineFile file_;
     size_t max_line_;  // longer lines are skipped (and never held in memory)
+    // A long line read at the end of a call, parsed at the start of the next one.
+    std::string_view held_;
+    bool holding_ = false;
     Format format_ = Format::Unknown;
 };
 

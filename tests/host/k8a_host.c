@@ -8,8 +8,8 @@
  * Output: one JSON object per event on stdout:
  *   {"num":N,"ts":T,"len":L,"values":{"spec":"v" | ["a","b"] | null, ...}}
  * and a final {"end":"eof"|"limit"|"failure",...} line with counts and metrics, the number
- * of next_batch calls, the longest one ("max_batch_ms") and the process' peak RSS
- * ("maxrss_kb", getrusage).
+ * of next_batch calls, the longest one ("max_batch_ms") and the process' peak RSS so far
+ * ("maxrss_kb").
  * Benchmark options (off by default, so the output above is unchanged without them):
  *   -a  each event record also carries "arrival_ns": CLOCK_REALTIME when next_batch
  *       returned it (frame-to-event latency, against a stamp the server put in the event);
@@ -360,12 +360,15 @@ static int count_entries(const char* dir, const char* link_prefix) {
 	return n;
 }
 
-static long rss_kb(void) {
+/* A "Vm...: N kB" line of /proc/self/status: VmRSS now, VmHWM the peak. (getrusage's
+ * ru_maxrss would count the parent's RSS at fork: it survives exec.) */
+static long status_kb(const char* key) {
 	FILE* f = fopen("/proc/self/status", "r");
 	char line[256];
 	long kb = -1;
+	size_t n = strlen(key);
 	while (f && fgets(line, sizeof line, f))
-		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1) break;
+		if (strncmp(line, key, n) == 0 && line[n] == ':' && sscanf(line + n + 1, "%ld", &kb) == 1) break;
 	if (f) fclose(f);
 	return kb;
 }
@@ -448,8 +451,7 @@ static int run_instance(const plugin_api* api, ss_plugin_t* st, const options* o
 	uint64_t allocs = counting ? g_malloc_calls() - allocs_at_start : 0;
 	uint32_t pct = 0;
 	if (api->get_progress) api->get_progress(st, h, &pct);
-	struct rusage ru;
-	long maxrss_kb = getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : -1;
+	long maxrss_kb = status_kb("VmHWM");
 	printf("{\"end\":\"%s\",\"events\":%" PRIu64 ",\"batches\":%" PRIu64 ",\"timeouts\":%" PRIu64
 	       ",\"calls\":%" PRIu64 ",\"max_batch_ms\":%.3f,\"maxrss_kb\":%ld,\"progress\":%u,",
 	       end, num, batches, timeouts, calls, max_call_s * 1e3, maxrss_kb, pct);
@@ -545,7 +547,7 @@ static int run_once(const options* o) {
 		threads = count_entries("/proc/self/task", NULL);
 	}
 	printf("{\"closed\":true,\"close_seconds\":%.3f,\"threads\":%d,\"sockets\":%d,\"rss_kb\":%ld}\n", close_s,
-	       threads, count_entries("/proc/self/fd", "socket:"), rss_kb());
+	       threads, count_entries("/proc/self/fd", "socket:"), status_kb("VmRSS"));
 	fflush(stdout);
 	return status;
 }
