@@ -137,6 +137,7 @@ LineFile::Result LineFile::read_chunk(size_t max_len) {
         buf_ = std::move(bigger);
         capacity_ = grown;
     }
+    if (dropped_) skip_hole();
     size_t want = size_t(std::min<uint64_t>({capacity_ - end_, kChunk, size_ - read_at_}));
     ssize_t got;
     do got = pread(fd_, buf_.get() + end_, want, off_t(read_at_));
@@ -149,6 +150,18 @@ LineFile::Result LineFile::read_chunk(size_t max_len) {
     read_at_ += uint64_t(got);
     end_ += size_t(got);
     return Result::Pending;
+}
+
+// While a line is dropped, a hole of a sparse file (NULs: no line ends there) is passed
+// over unread: reading it would only fill the page cache with zeros.
+void LineFile::skip_hole() {
+    off_t data = lseek(fd_, off_t(read_at_), SEEK_DATA);
+    uint64_t to = data >= 0 ? uint64_t(data) : errno == ENXIO ? size_ : read_at_;  // ENXIO: a hole to the end
+    if (to <= read_at_) return;
+    to = std::min(to, size_);
+    dropped_ += to - read_at_;
+    consumed_ += to - read_at_;
+    read_at_ = to;
 }
 
 uint32_t LineFile::progress() const {

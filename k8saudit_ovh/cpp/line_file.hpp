@@ -28,7 +28,7 @@ public:
     // than max_len is reported once, as TooLong with its length in *too_long_len.
     // `line` stays valid until the next call.
     Result next(size_t max_len, std::string_view* line, size_t* too_long_len);
-    // Bytes read from the file so far.
+    // Bytes of the file read (or passed over in a hole) so far.
     uint64_t bytes_read() const { return read_at_; }
     // Fraction of the file consumed, in hundredths of a percent (0..10000).
     uint32_t progress() const;
@@ -36,6 +36,7 @@ public:
 
 private:
     Result read_chunk(size_t max_len);
+    void skip_hole();
     Result finish_line(size_t from, size_t n, size_t max_len, std::string_view* line, size_t* too_long_len);
 
     int fd_ = -1;
