@@ -342,7 +342,9 @@ cdef ss_plugin_rc next_from_streams(PluginState* st, Instance* inst) noexcept no
 
 
 cdef ss_plugin_rc next_from_file(PluginState* st, Instance* inst) noexcept nogil:
-    cdef int status = inst.replay.fill(inst.batch[0], st.batch_max_events)
+    # Bounded by the batch wait: a call that read only junk so far answers "timeout" and
+    # Falco calls again at once.
+    cdef int status = inst.replay.fill(inst.batch[0], st.batch_max_events, st.batch_timeout_ms)
     if status == REPLAY_FAILED:
         set_error(st, inst.replay.error().c_str())
         return SS_PLUGIN_FAILURE
@@ -350,7 +352,7 @@ cdef ss_plugin_rc next_from_file(PluginState* st, Instance* inst) noexcept nogil
         inst.finished = True
     if inst.batch.size() > 0:
         return SS_PLUGIN_SUCCESS
-    return SS_PLUGIN_EOF
+    return SS_PLUGIN_EOF if status == REPLAY_END else SS_PLUGIN_TIMEOUT
 
 
 cdef api ss_plugin_rc k8a_next_batch(void* s, void* h, uint32_t* nevts, ss_plugin_event*** evts) noexcept nogil:

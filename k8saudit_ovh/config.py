@@ -29,8 +29,8 @@ KEYS: tuple[Key, ...] = (
         "Most events handed to Falco in one plugin_next_batch call (a small batch is still "
         "in the CPU cache when Falco extracts its fields).", 1, 65536),
     Key("batchTimeoutMs", int, 30,
-        "How long plugin_next_batch waits for a live stream before answering 'timeout' "
-        "(keeps Falco responsive to signals and reloads).", 1, 100),
+        "How long plugin_next_batch waits for a live stream, or at most works through a file:// "
+        "replay, before answering 'timeout' (keeps Falco responsive to signals and reloads).", 1, 100),
     Key("ringBytes", int, 16 << 20,
         "Capacity of each stream's buffer between the reader thread and Falco, in bytes; "
         "when full the reader waits (back-pressure) and counts a stall.", 64 << 10, 1 << 30),

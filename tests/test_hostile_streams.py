@@ -2,7 +2,6 @@
 can send must never exhaust memory, stall a stream unnoticed, or print a secret, and the
 valid events around it still arrive. Memory is read from /proc while the host runs."""
 import json
-import os
 import subprocess
 import threading
 import time
@@ -39,11 +38,8 @@ class RunningHost:
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.ids: list[str] = []
         self._lines: list[bytes] = []
-        self.peak_mb = None
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
-        self._waiter = threading.Thread(target=self._wait, daemon=True)  # wait4: this process's peak
-        self._waiter.start()
 
     def _read(self):
         for line in self.proc.stdout:
@@ -55,7 +51,7 @@ class RunningHost:
     def wait_events(self, n: int, timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout
         while len(self.ids) < n:
-            assert self._waiter.is_alive(), f"the host ended with {self.ids}: {self.proc.stderr.read()[-2000:]}"
+            assert self.proc.poll() is None, f"the host ended with {self.ids}: {self.proc.stderr.read()[-2000:]}"
             assert time.monotonic() < deadline, f"only {self.ids} after {timeout} s"
             time.sleep(0.02)
 
@@ -68,16 +64,12 @@ class RunningHost:
         raise AssertionError("the host is not running")
 
     def finish(self, timeout: float = 120.0):
-        """Waits for the host to end: its output, and its peak resident memory in MB."""
-        self._waiter.join(timeout)
-        assert not self._waiter.is_alive(), "the host did not end"
+        """Waits for the host to end: its output, and its peak resident memory in MB (VmHWM,
+        which the host reads itself: the rusage of a child also counts its parent's memory)."""
+        self.proc.wait(timeout)
         self._reader.join(10)
-        return parse_output(self.proc.returncode, b"".join(self._lines), self.proc.stderr.read()), self.peak_mb
-
-    def _wait(self):
-        _, status, usage = os.wait4(self.proc.pid, 0)
-        self.peak_mb = usage.ru_maxrss / 1024
-        self.proc.returncode = os.waitstatus_to_exitcode(status)
+        run = parse_output(self.proc.returncode, b"".join(self._lines), self.proc.stderr.read())
+        return run, run.end["maxrss_kb"] / 1024
 
 
 def after_upgrade(*parts, hold=True):

@@ -1,9 +1,11 @@
 // The file:// source: replays a file of audit events (JSON Lines of Events, EventLists
 // or arrays) or of LDP frames (one frame per line, as the corpus stores them) into
-// batches, synchronously on Falco's event thread.
+// batches, synchronously on Falco's event thread: each fill does bounded work, so that
+// next_batch returns within the batch wait whatever the file holds.
 #pragma once
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "audit_reader.hpp"
 #include "event_batch.hpp"
@@ -18,8 +20,10 @@ public:
     explicit FileReplay(size_t max_event_size);
     bool open(const std::string& path, std::string& err);
     enum Status { More = 0, End = 1, Failed = 2 };
-    // Appends up to max_events events to batch.
-    Status fill(EventBatch& batch, uint32_t max_events);
+    // Appends up to max_events events to batch (more if the last line held several),
+    // stopping with More after about max_ms or a bounded amount of input, with or without
+    // events: the next call goes on where this one stopped.
+    Status fill(EventBatch& batch, uint32_t max_events, uint32_t max_ms);
     uint32_t progress() const { return file_.progress(); }
     const ReaderCounters& counters() const {
         return format_ == Format::Frames ? unwrapper_.reader().counters : reader_.counters;
@@ -36,7 +40,10 @@ private:
     AuditReader reader_;         // a file of audit events
     FrameUnwrapper unwrapper_;   // a file of LDP frames
     LineFile file_;
-    size_t max_line_;
+    size_t max_line_;  // longer lines are skipped (and never held in memory)
+    // A long line read at the end of a call, parsed at the start of the next one.
+    std::string_view held_;
+    bool holding_ = false;
     Format format_ = Format::Unknown;
 };
 

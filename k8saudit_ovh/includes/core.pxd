@@ -37,7 +37,7 @@ cdef extern from "file_replay.hpp" namespace "k8a" nogil:
     cppclass FileReplay:
         FileReplay(size_t max_event_size)
         bool open(const string& path, string& err)
-        int fill(EventBatch& batch, uint32_t max_events)
+        int fill(EventBatch& batch, uint32_t max_events, uint32_t max_ms)
         uint32_t progress()
         const ReaderCounters& counters()
         const FrameCounters& frame_counters()

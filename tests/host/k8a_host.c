@@ -7,14 +7,18 @@
  *
  * Output: one JSON object per event on stdout:
  *   {"num":N,"ts":T,"len":L,"values":{"spec":"v" | ["a","b"] | null, ...}}
- * and a final {"end":"eof"|"limit"|"failure",...} line with counts and metrics.
+ * and a final {"end":"eof"|"limit"|"failure",...} line with counts and metrics, the number
+ * of next_batch calls, the longest one ("max_batch_ms") and the process' peak RSS so far
+ * ("maxrss_kb").
  * Benchmark options (off by default, so the output above is unchanged without them):
  *   -a  each event record also carries "arrival_ns": CLOCK_REALTIME when next_batch
  *       returned it (frame-to-event latency, against a stamp the server put in the event);
  *   -b  no per-event output (the fields are still extracted); the end record also carries
  *       "seconds" (open returned -> loop ended), "first_s" / "last_s" (open returned ->
  *       first / last event), and the CPU time of the process and of this (Falco's) thread.
- * Test option:
+ * Test options:
+ *   --opens N  open, run and close N instances one after the other in one plugin init (an
+ *       end record each), as a long-running Falco that restarts its capture does.
  *   -r  before the normal pass over a batch, extract every field of its events from the
  *       last to the first (values discarded), as a host that revisits events would: the
  *       printed values must not change.
@@ -199,6 +203,7 @@ typedef struct options {
 	int arrival;        /* -a: "arrival_ns" in each event record */
 	int bench;          /* -b: no per-event output; timings in the end record */
 	int revisit;        /* -r: extract each batch backwards first */
+	int opens;          /* --opens N: open, replay and close N instances in turn in one init */
 	spec* specs;
 	int nspecs;
 } options;
@@ -331,14 +336,124 @@ static int count_entries(const char* dir, const char* link_prefix) {
 	return n;
 }
 
-static long rss_kb(void) {
+/* A "Vm...: N kB" line of /proc/self/status: VmRSS now, VmHWM the peak. (getrusage's
+ * ru_maxrss would count the parent's RSS at fork: it survives exec.) */
+static long status_kb(const char* key) {
 	FILE* f = fopen("/proc/self/status", "r");
 	char line[256];
 	long kb = -1;
+	size_t n = strlen(key);
 	while (f && fgets(line, sizeof line, f))
-		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1) break;
+		if (strncmp(line, key, n) == 0 && line[n] == ':' && sscanf(line + n + 1, "%ld", &kb) == 1) break;
 	if (f) fclose(f);
 	return kb;
+}
+
+/* One open instance: open, next_batch until the end, the end record, close. Returns the
+ * status, or -1 when open failed. */
+static int run_instance(const plugin_api* api, ss_plugin_t* st, const options* o, double* close_s) {
+	ss_plugin_rc rc = SS_PLUGIN_FAILURE;
+	ss_instance_t* h = api->open(st, o->params, &rc);
+	if (rc != SS_PLUGIN_SUCCESS) {
+		printf("{\"end\":\"open-failure\",\"error\":");
+		json_string(stdout, api->get_last_error(st));
+		printf("}\n");
+		api->close(st, h);
+		return -1;
+	}
+
+	ss_plugin_field_extract_input* in = guarded_alloc(sizeof(ss_plugin_field_extract_input));
+	ss_plugin_extract_field* field = guarded_alloc(sizeof(ss_plugin_extract_field));
+	g_bench_bytes = 0;
+	uint64_t num = 0, batches = 0, timeouts = 0, calls = 0;
+	double max_call_s = 0;
+	const char* end = "eof";
+	int status = 0;
+	double deadline = o->time_limit > 0 ? now_s() + o->time_limit : 0;
+	/* Allocations from the event numbered `o->alloc_from` on (warm-up excluded) to the end. */
+	uint64_t allocs_at_start = 0;
+	int counting = 0;
+	double opened = now_s(), first = 0, last = 0;
+	double cpu_user0 = cpu_s(RUSAGE_SELF, 0), cpu_sys0 = cpu_s(RUSAGE_SELF, 1);
+	double thread_cpu0 = cpu_s(RUSAGE_THREAD, 0) + cpu_s(RUSAGE_THREAD, 1);
+	for (;;) {
+		if (o->max_events >= 0 && num >= (uint64_t)o->max_events) {
+			end = "limit";
+			break;
+		}
+		if (deadline && now_s() > deadline) {
+			end = "time";
+			break;
+		}
+		uint32_t n = 0;
+		ss_plugin_event** evts = NULL;
+		double call_start = now_s();
+		rc = api->next_batch(st, h, &n, &evts);
+		double call_s = now_s() - call_start;
+		if (call_s > max_call_s) max_call_s = call_s;
+		calls++;
+		uint64_t arrival_ns = o->arrival ? realtime_ns() : 0;
+		if (rc == SS_PLUGIN_SUCCESS && n == 0) die(3, "next_batch returned SUCCESS with 0 events");
+		if (o->bench && n > 0) {
+			last = now_s();
+			if (num == 0) first = last;
+		}
+		for (uint32_t j = n; o->revisit && j-- > 0;) {
+			ss_plugin_event_input ei = {.evt = evts[j], .evtnum = num + j + 1, .evtsrc = "k8s_audit"};
+			for (int k = 0; k < o->nspecs; k++) extract_one(api, st, &ei, &o->specs[k], in, field);
+		}
+		for (uint32_t i = 0; i < n; i++) {
+			if (g_malloc_calls && !counting && num >= o->alloc_from) {
+				allocs_at_start = g_malloc_calls();
+				counting = 1;
+			}
+			check_event(evts[i]);
+			if (o->max_events >= 0 && num >= (uint64_t)o->max_events) break;
+			if (extract_event(api, st, evts[i], ++num, o, in, field, arrival_ns) != 0) return 3;
+		}
+		batches += n > 0;
+		if (n > 0 && o->batch_sleep_ms > 0) {
+			struct timespec pause = {o->batch_sleep_ms / 1000, (o->batch_sleep_ms % 1000) * 1000000L};
+			nanosleep(&pause, NULL);
+		}
+		if (rc == SS_PLUGIN_TIMEOUT) {
+			timeouts++;
+			fflush(stdout); /* a live stream paused: what came so far is readable while the host runs */
+		} else if (rc == SS_PLUGIN_EOF) break;
+		else if (rc != SS_PLUGIN_SUCCESS) {
+			end = "failure";
+			status = 3;
+			break;
+		}
+	}
+	uint64_t allocs = counting ? g_malloc_calls() - allocs_at_start : 0;
+	uint32_t pct = 0;
+	if (api->get_progress) api->get_progress(st, h, &pct);
+	long maxrss_kb = status_kb("VmHWM");
+	printf("{\"end\":\"%s\",\"events\":%" PRIu64 ",\"batches\":%" PRIu64 ",\"timeouts\":%" PRIu64
+	       ",\"calls\":%" PRIu64 ",\"max_batch_ms\":%.3f,\"maxrss_kb\":%ld,\"progress\":%u,",
+	       end, num, batches, timeouts, calls, max_call_s * 1e3, maxrss_kb, pct);
+	if (counting) printf("\"allocations\":%" PRIu64 ",\"allocations_from\":%ld,", allocs, o->alloc_from);
+	if (o->bench)
+		printf("\"value_bytes\":%" PRIu64 ",\"seconds\":%.6f,\"first_s\":%.6f,\"last_s\":%.6f,\"cpu_user_s\":%.3f,\"cpu_sys_s\":%.3f,"
+		       "\"thread_cpu_s\":%.3f,",
+		       g_bench_bytes, now_s() - opened, num ? first - opened : 0, num ? last - opened : 0,
+		       cpu_s(RUSAGE_SELF, 0) - cpu_user0, cpu_s(RUSAGE_SELF, 1) - cpu_sys0,
+		       cpu_s(RUSAGE_THREAD, 0) + cpu_s(RUSAGE_THREAD, 1) - thread_cpu0);
+	if (status) {
+		printf("\"error\":");
+		json_string(stdout, api->get_last_error(st));
+		printf(",");
+	}
+	print_metrics(api, st);
+	printf("}\n");
+	fflush(stdout);
+	guarded_free(in, sizeof(ss_plugin_field_extract_input));
+	guarded_free(field, sizeof(ss_plugin_extract_field));
+	double t0 = now_s();
+	api->close(st, h);
+	*close_s = now_s() - t0;
+	return status;
 }
 
 static int run_once(const options* o) {
@@ -392,102 +507,13 @@ static int run_once(const options* o) {
 		return 0;
 	}
 
-	rc = SS_PLUGIN_FAILURE;
-	ss_instance_t* h = api.open(st, o->params, &rc);
-	if (rc != SS_PLUGIN_SUCCESS) {
-		printf("{\"end\":\"open-failure\",\"error\":");
-		json_string(stdout, api.get_last_error(st));
-		printf("}\n");
-		api.close(st, h);
+	int status = 0;
+	double close_s = 0;
+	for (int k = 0; k < o->opens && status == 0; k++) status = run_instance(&api, st, o, &close_s);
+	if (status < 0) {
 		api.destroy(st);
 		return 3;
 	}
-
-	ss_plugin_field_extract_input* in = guarded_alloc(sizeof(ss_plugin_field_extract_input));
-	ss_plugin_extract_field* field = guarded_alloc(sizeof(ss_plugin_extract_field));
-	uint64_t num = 0, batches = 0, timeouts = 0;
-	const char* end = "eof";
-	int status = 0;
-	double deadline = o->time_limit > 0 ? now_s() + o->time_limit : 0;
-	/* Allocations from the event numbered `o->alloc_from` on (warm-up excluded) to the end. */
-	uint64_t allocs_at_start = 0;
-	int counting = 0;
-	double opened = now_s(), first = 0, last = 0;
-	double cpu_user0 = cpu_s(RUSAGE_SELF, 0), cpu_sys0 = cpu_s(RUSAGE_SELF, 1);
-	double thread_cpu0 = cpu_s(RUSAGE_THREAD, 0) + cpu_s(RUSAGE_THREAD, 1);
-	for (;;) {
-		if (o->max_events >= 0 && num >= (uint64_t)o->max_events) {
-			end = "limit";
-			break;
-		}
-		if (deadline && now_s() > deadline) {
-			end = "time";
-			break;
-		}
-		uint32_t n = 0;
-		ss_plugin_event** evts = NULL;
-		rc = api.next_batch(st, h, &n, &evts);
-		uint64_t arrival_ns = o->arrival ? realtime_ns() : 0;
-		if (rc == SS_PLUGIN_SUCCESS && n == 0) die(3, "next_batch returned SUCCESS with 0 events");
-		if (o->bench && n > 0) {
-			last = now_s();
-			if (num == 0) first = last;
-		}
-		for (uint32_t j = n; o->revisit && j-- > 0;) {
-			ss_plugin_event_input ei = {.evt = evts[j], .evtnum = num + j + 1, .evtsrc = "k8s_audit"};
-			for (int k = 0; k < o->nspecs; k++) extract_one(&api, st, &ei, &o->specs[k], in, field);
-		}
-		for (uint32_t i = 0; i < n; i++) {
-			if (g_malloc_calls && !counting && num >= o->alloc_from) {
-				allocs_at_start = g_malloc_calls();
-				counting = 1;
-			}
-			check_event(evts[i]);
-			if (o->max_events >= 0 && num >= (uint64_t)o->max_events) break;
-			if (extract_event(&api, st, evts[i], ++num, o, in, field, arrival_ns) != 0) return 3;
-		}
-		batches += n > 0;
-		if (n > 0 && o->batch_sleep_ms > 0) {
-			struct timespec pause = {o->batch_sleep_ms / 1000, (o->batch_sleep_ms % 1000) * 1000000L};
-			nanosleep(&pause, NULL);
-		}
-		if (rc == SS_PLUGIN_TIMEOUT) {
-			timeouts++;
-			fflush(stdout); /* a live stream paused: what came so far is readable while the host runs */
-		} else if (rc == SS_PLUGIN_EOF)
-			break;
-		else if (rc != SS_PLUGIN_SUCCESS) {
-			end = "failure";
-			status = 3;
-			break;
-		}
-	}
-	uint64_t allocs = counting ? g_malloc_calls() - allocs_at_start : 0;
-	uint32_t pct = 0;
-	if (api.get_progress) api.get_progress(st, h, &pct);
-	printf("{\"end\":\"%s\",\"events\":%" PRIu64 ",\"batches\":%" PRIu64 ",\"timeouts\":%" PRIu64
-	       ",\"progress\":%u,",
-	       end, num, batches, timeouts, pct);
-	if (counting) printf("\"allocations\":%" PRIu64 ",\"allocations_from\":%ld,", allocs, o->alloc_from);
-	if (o->bench)
-		printf("\"value_bytes\":%" PRIu64 ",\"seconds\":%.6f,\"first_s\":%.6f,\"last_s\":%.6f,\"cpu_user_s\":%.3f,\"cpu_sys_s\":%.3f,"
-		       "\"thread_cpu_s\":%.3f,",
-		       g_bench_bytes, now_s() - opened, num ? first - opened : 0, num ? last - opened : 0,
-		       cpu_s(RUSAGE_SELF, 0) - cpu_user0, cpu_s(RUSAGE_SELF, 1) - cpu_sys0,
-		       cpu_s(RUSAGE_THREAD, 0) + cpu_s(RUSAGE_THREAD, 1) - thread_cpu0);
-	if (status) {
-		printf("\"error\":");
-		json_string(stdout, api.get_last_error(st));
-		printf(",");
-	}
-	print_metrics(&api, st);
-	printf("}\n");
-	fflush(stdout);
-	guarded_free(in, sizeof(ss_plugin_field_extract_input));
-	guarded_free(field, sizeof(ss_plugin_extract_field));
-	double t0 = now_s();
-	api.close(st, h);
-	double close_s = now_s() - t0;
 	api.destroy(st);
 	if (dlclose(api.handle) != 0) die(1, "dlclose: %s", dlerror());
 	guarded_free(init_in, sizeof(ss_plugin_init_input));
@@ -499,17 +525,18 @@ static int run_once(const options* o) {
 		threads = count_entries("/proc/self/task", NULL);
 	}
 	printf("{\"closed\":true,\"close_seconds\":%.3f,\"threads\":%d,\"sockets\":%d,\"rss_kb\":%ld}\n", close_s,
-	       threads, count_entries("/proc/self/fd", "socket:"), rss_kb());
+	       threads, count_entries("/proc/self/fd", "socket:"), status_kb("VmRSS"));
 	fflush(stdout);
 	return status;
 }
 
 static void usage(void) {
 	fputs("usage: k8a_host [-c CONFIG] [-p OPEN_PARAMS] [-n MAX] [-t SECONDS] [-s BATCH_SLEEP_MS]\n"
-	      "                [--cycles N] [--info] [-f SPECS_FILE] [-a] [-b] [-r] [-m N] PLUGIN.so [FIELD_SPEC ...]\n"
+	      "                [--cycles N] [--opens N] [--info] [-f SPECS_FILE] [-a] [-b] [-r] [-m N] PLUGIN.so [FIELD_SPEC ...]\n"
 	      "  -a  add \"arrival_ns\" (CLOCK_REALTIME at next_batch return) to each event record\n"
 	      "  -b  benchmark: no per-event output (the fields given are still extracted); timings and CPU\n"
 	      "      in the end record\n"
+	      "  --opens N  open, run and close N instances in turn in one init (an end record each)\n"
 	      "  -r  extract each batch's events backwards first (values discarded), then as usual\n"
 	      "  -m N  with tests/host/malloc_count.so preloaded: \"allocations\" from event N to the end\n",
 	      stderr);
@@ -517,7 +544,7 @@ static void usage(void) {
 }
 
 int main(int argc, char** argv) {
-	options o = {.config = "", .params = "", .max_events = -1, .cycles = 1};
+	options o = {.config = "", .params = "", .max_events = -1, .cycles = 1, .opens = 1};
 	g_malloc_calls = (uint64_t(*)(void))dlsym(RTLD_DEFAULT, "k8a_malloc_calls");
 	char** names = calloc((size_t)argc + 1, sizeof(char*));
 	int nnames = 0;
@@ -532,6 +559,7 @@ int main(int argc, char** argv) {
 		else if (!strcmp(a, "-t") && next) o.time_limit = atof(argv[++i]);
 		else if (!strcmp(a, "-f") && next) specs_file = argv[++i];
 		else if (!strcmp(a, "--cycles") && next) o.cycles = atoi(argv[++i]);
+		else if (!strcmp(a, "--opens") && next) o.opens = atoi(argv[++i]);
 		else if (!strcmp(a, "-s") && next) o.batch_sleep_ms = atoi(argv[++i]);
 		else if (!strcmp(a, "-m") && next) o.alloc_from = atol(argv[++i]);
 		else if (!strcmp(a, "--info")) o.info = 1;
