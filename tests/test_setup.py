@@ -62,14 +62,16 @@ def setup(capsys, *args):
     return code, out.out, out.err
 
 
+def call_of(method: str, path: str) -> api_calls.Call:
+    """The listed call (README table) a request was."""
+    path = path.partition("?")[0]
+    return next(c for c in api_calls.CALLS if c.method == method
+                and re.fullmatch(re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(c.template)), path))
+
+
 def write_calls(fake):
-    """(method, template) of each write call, and its body."""
-    found = []
-    for method, path, body in fake.writes:
-        call = next(c for c in api_calls.CALLS if c.method == method
-                    and re.fullmatch(re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(c.template)), path))
-        found.append((call, body))
-    return found
+    """The listed call of each write request, and its body."""
+    return [(call_of(method, path), body) for method, path, body in fake.writes]
 
 
 def test_first_run_creates_each_object_and_a_second_run_creates_nothing(fake, capsys, monkeypatch):
@@ -89,6 +91,7 @@ def test_first_run_creates_each_object_and_a_second_run_creates_nothing(fake, ca
     (subscription,) = fake.subscriptions[(PROJECT, fake.kube_id)].values()
     assert subscription["streamId"] == stream_id and subscription["kind"] == "audit"
     assert f"stream {TITLE} ({stream_id}) in LDP service {SERVICE}" in out
+    made = {call_of(method, path) for method, path, _ in fake.calls}  # every request is a listed call
     first = {p.name: p.read_text() for p in Path("k8saudit-ovh-setup").iterdir()}
     assert set(first) == {"falco.yaml", "values.yaml", "secret.yaml"}
 
@@ -96,6 +99,8 @@ def test_first_run_creates_each_object_and_a_second_run_creates_nothing(fake, ca
     code, out, err = setup(capsys)
     assert code == 0, err
     assert fake.writes == [] and fake.calls, "the second run reads and creates nothing"
+    made |= {call_of(method, path) for method, path, _ in fake.calls}
+    assert made == set(api_calls.CALLS) - {api_calls.EDIT_STREAM}  # the README lists no call it never makes
     assert "created: nothing (everything existed)" in out
     assert {p.name: p.read_text() for p in Path("k8saudit-ovh-setup").iterdir()} == first
 
