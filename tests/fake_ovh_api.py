@@ -43,6 +43,7 @@ class FakeOvhApi:
         self.calls: list[tuple[str, str, object]] = []         # (method, path with query, body)
         self.forbidden: dict[tuple[str, str], str] = {}        # (method, path regex) -> message
         self.conflicts: set[tuple[str, str]] = set()           # (method, path regex) answered 409 once
+        self.busy_writes = 0           # the next writes LDP refuses as busy (another operation runs)
         self.pending_polls = 1         # GETs of an operation that answer a pending state first
         self.operation_end = "SUCCESS"  # or FAILURE; None: pending for ever
         self.tail_address = "ws://127.0.0.1:9/tail/?tk=unset"  # the WEB_SOCKET address of every stream
@@ -139,6 +140,9 @@ class FakeOvhApi:
             if m == method and re.fullmatch(pattern, path):
                 return 403, {"class": "Client::Forbidden", "message": message, "errorCode": "FORBIDDEN",
                              "httpCode": "403 Forbidden"}
+        if method != "GET" and path.startswith("/dbaas/logs/") and self.busy_writes:
+            self.busy_writes -= 1
+            return 403, {"class": "Client::Forbidden::Busy", "message": "Another operation is in progress"}
         for key in list(self.conflicts):
             if key[0] == method and re.fullmatch(key[1], path):
                 self.conflicts.discard(key)

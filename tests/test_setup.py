@@ -4,6 +4,7 @@ and a dry run create nothing, its failures, `--check`, and the files it writes (
 the falco.yaml and Helm values start the plugin in the C host, with tests/ldp_server.py as the
 WebSocket tail)."""
 import configparser
+import io
 import json
 import os
 import re
@@ -19,7 +20,7 @@ from fake_ovh_api import APP_KEY, APP_SECRET, CONSUMER_KEY, FakeOvhApi
 from k8saudit_ovh import falco_compat
 from k8saudit_ovh.__main__ import main
 from k8saudit_ovh._version import VERSION
-from k8saudit_ovh.cli import api_calls, operations, outputs
+from k8saudit_ovh.cli import api_calls, choose, operations, outputs, ovh_api
 from k8saudit_ovh.demo_server import demo_frames
 from k8saudit_ovh.paths import demo_events_path
 from ldp_server import Behavior, LdpServer
@@ -184,6 +185,26 @@ def test_a_403_on_a_read_names_its_action(fake, capsys):
     fake.forbidden[("GET", r"/dbaas/logs")] = "This call has not been granted"
     code, _, err = setup(capsys)
     assert code == 1 and "Missing IAM action: ldp:apiovh:get" in err and "nothing was created" in err
+
+
+def test_a_busy_ldp_is_asked_again(fake, capsys, monkeypatch):
+    monkeypatch.setattr(ovh_api, "BUSY_DELAY_S", 0.05)
+    fake.busy_writes = 2
+    code, out, err = setup(capsys)
+    assert code == 0, err
+    assert out.count("LDP is busy with another operation") == 2 and "IAM" not in out + err
+    assert [c for c, _ in write_calls(fake)].count(api_calls.CREATE_STREAM) == 3
+    assert len(fake.ldp.streams) == 1
+
+
+def test_an_interactive_pick_on_a_terminal(fake, capsys, monkeypatch):
+    other = fake.add_cluster(PROJECT, "staging")
+    monkeypatch.setattr(choose, "interactive", lambda: True)
+    monkeypatch.setattr("sys.stdin", io.StringIO("9\nx\n2\n"))
+    assert main(["setup", "--project", PROJECT, "--dry-run"]) == 0
+    out = capsys.readouterr()
+    assert f"  1. {CLUSTER} ({fake.kube_id})\n  2. staging ({other})\n" in out.err
+    assert f"cluster: staging ({other})" in out.out
 
 
 def test_unknown_project_cluster_and_service(fake, capsys):

@@ -22,10 +22,6 @@ class Call:
     purpose: str
     forbidden_hint: str = ""     # what a 403 usually means, beyond the missing actions
 
-    @property
-    def writes(self) -> bool:
-        return self.method != "GET"
-
     def path(self, **ids: str) -> str:
         return re.sub(r"\{(\w+)\}", lambda m: quote(str(ids[m.group(1)]), safe=""), self.template)
 

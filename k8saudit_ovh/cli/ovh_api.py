@@ -4,6 +4,7 @@ call is listed and no write call is sent."""
 from __future__ import annotations
 
 import json
+import time
 from typing import Any, Callable
 from urllib.parse import quote, urlencode
 
@@ -13,6 +14,10 @@ from .errors import SetupError
 
 # The id of an object a dry run would create: calls on it are listed, not sent.
 PLANNED = "<new>"
+# LDP refuses a write while another operation of the service runs (terraform-provider-ovh
+# retries these too): the write is sent again, for at most BUSY_RETRY_S.
+BUSY_CLASS = "Client::Forbidden::Busy"
+BUSY_RETRY_S, BUSY_DELAY_S = 120.0, 2.0
 CREDENTIALS_HELP = ("OVHcloud API credentials come from ovh.conf (./ovh.conf, ~/.ovh.conf, /etc/ovh.conf) or "
                     "the environment: OVH_ENDPOINT (e.g. ovh-eu) with OVH_APPLICATION_KEY, "
                     "OVH_APPLICATION_SECRET and OVH_CONSUMER_KEY, or OVH_CLIENT_ID and OVH_CLIENT_SECRET")
@@ -23,12 +28,12 @@ def _shown(path: str) -> str:
 
 
 class ApiError(SetupError):
-    def __init__(self, call: Call, path: str, status: int | None, message: str):
-        self.call, self.path, self.status = call, path, status
+    def __init__(self, call: Call, path: str, status: int | None, message: str, error_class: str = ""):
+        self.call, self.path, self.status, self.busy = call, path, status, error_class == BUSY_CLASS
         where = f"{call.method} {path}"
         if status is None:
             text = f"{where}: the OVHcloud API could not be reached ({message})"
-        elif status == 403:
+        elif status == 403 and not self.busy:
             text = (f"{where}: 403 forbidden ({message}). Missing IAM action"
                     f"{'s' if len(call.actions) > 1 else ''}: {', '.join(call.actions)}")
             if call.forbidden_hint:
@@ -45,7 +50,7 @@ def make_client():
         client = ovh.Client()
     except ovh.exceptions.APIError as exc:
         raise SetupError(f"{redact(str(exc))}. {CREDENTIALS_HELP}") from None
-    for secret in (client._application_secret, client._consumer_key, getattr(client, "_client_secret", None)):
+    for secret in (getattr(client, name, None) for name in ("_application_secret", "_consumer_key", "_client_secret")):
         if secret:
             register_secret(secret)
     return client
@@ -72,7 +77,15 @@ class Api:
         if self.dry_run:
             self.say(f"  would call {call.method} {_shown(path)} {redact(json.dumps(body))}")
             return None
-        return self._send(call, path, body)
+        deadline = time.monotonic() + BUSY_RETRY_S
+        while True:
+            try:
+                return self._send(call, path, body)
+            except ApiError as exc:
+                if not exc.busy or time.monotonic() + BUSY_DELAY_S > deadline:
+                    raise
+                self.say(f"  LDP is busy with another operation; {call.method} {path} again in {BUSY_DELAY_S:g} s")
+                time.sleep(BUSY_DELAY_S)
 
     def _send(self, call: Call, path: str, body: dict | None) -> Any:
         import ovh
@@ -82,4 +95,11 @@ class Api:
             response = getattr(exc, "response", None)
             status = response.status_code if response is not None else None
             message = ": ".join(str(a) for a in exc.args) or type(exc).__name__
-            raise ApiError(call, path, status, message) from None
+            raise ApiError(call, path, status, message, _error_class(response)) from None
+
+
+def _error_class(response) -> str:
+    try:
+        return str(response.json().get("class", ""))
+    except (AttributeError, ValueError):
+        return ""

@@ -53,9 +53,10 @@ def add_parser(sub, plugin_opts: argparse.ArgumentParser, tail_check: TailCheck)
                         help=f"Falco the falco.yaml is for (>= 0.37; default: {falco_compat.NEWEST.minor})")
     parser.add_argument("--operation-timeout", type=float, default=900.0, metavar="S",
                         help="seconds to wait for each LDP operation (default: 900)")
-    parser.add_argument("--dry-run", action="store_true",
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--dry-run", action="store_true",
                         help="list every API call setup would make; send no write call, write no file")
-    parser.add_argument("--check", action="store_true",
+    mode.add_argument("--check", action="store_true",
                         help="verify an existing setup step by step (subscription, WebSocket broadcasting, "
                              "the tail connects, history answers); creates nothing")
     parser.add_argument("--frames", type=int, default=20, help="--check: frames to wait for (default: 20)")
