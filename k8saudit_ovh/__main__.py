@@ -1,4 +1,4 @@
-"""The `k8saudit-ovh` command: try the plugin, follow or check a stream, configure Falco.
+"""The `k8saudit-ovh` command: try the plugin, follow or check a stream, configure Falco, set up LDP.
 
 Exit codes (every subcommand):
   0    success
@@ -20,6 +20,7 @@ from pathlib import Path
 
 from . import config, falco_compat, falco_config, highlights
 from ._version import VERSION
+from .cli import setup as setup_command
 from .demo_server import DemoServer, demo_frames
 from .host import Plugin, PluginError, Stream
 from .paths import BUNDLE_DIR, JSON_PLUGIN_LIBRARY, PLUGIN_LIBRARY, PluginNotBuiltError, demo_events_path, plugin_path
@@ -374,6 +375,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="replace an existing link, or the library falcoctl installed (then keep falcoctl "
                               "from installing k8saudit-ovh again: it would write through the link)")
     install.set_defaults(func=cmd_install)
+
+    setup_command.add_parser(sub, plugin_opts, tail_check=cmd_check)
     return parser
 
 

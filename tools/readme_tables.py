@@ -12,7 +12,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _load(name):
-    spec = importlib.util.spec_from_file_location(f"_readme_{name}", ROOT / "k8saudit_ovh" / f"{name}.py")
+    """k8saudit_ovh/<name>.py (name may hold a subpackage: cli/api_calls), stdlib only."""
+    spec = importlib.util.spec_from_file_location(f"_readme_{name.replace('/', '_')}",
+                                                  ROOT / "k8saudit_ovh" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
@@ -21,7 +23,8 @@ def _load(name):
 
 def tables() -> dict[str, str]:
     return {"config-table": _load("config").markdown_table(), "field-table": _load("fields").markdown_table(),
-            "compat-table": _load("falco_compat").markdown_table()}
+            "compat-table": _load("falco_compat").markdown_table(),
+            "setup-calls-table": _load("cli/api_calls").markdown_table()}
 
 
 def render(readme: str) -> str:

@@ -1,0 +1,87 @@
+"""Every OVHcloud API call `k8saudit-ovh setup` makes, with the IAM actions it needs.
+
+Paths, methods and IAM actions: the OVHcloud API reference (sections /cloud and /dbaas/logs);
+bodies and answers as ovh/terraform-provider-ovh sends and reads them
+(resource_dbaas_logs_output_graylog_stream.go, resource_dbaas_logs_output_opensearch_alias.go,
+resource_cloud_project_kube_log_subscription.go, dbaas_logs_operation.go).
+
+Stdlib only: tools/readme_tables.py imports this file by path for the README's table.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import quote
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    template: str                # path with {placeholders}, as in the API reference
+    actions: tuple[str, ...]     # IAM actions the call needs
+    purpose: str
+    forbidden_hint: str = ""     # what a 403 usually means, beyond the missing actions
+
+    def path(self, **ids: str) -> str:
+        return re.sub(r"\{(\w+)\}", lambda m: quote(str(ids[m.group(1)]), safe=""), self.template)
+
+
+_KUBE = "/cloud/project/{serviceName}/kube"
+_SUBSCRIPTION = _KUBE + "/{kubeId}/log/subscription"
+_LDP = "/dbaas/logs/{serviceName}"
+_STREAM = _LDP + "/output/graylog/stream"
+_ALIAS = _LDP + "/output/opensearch/alias"
+_KUBE_GET = ("publicCloudProject:apiovh:kube/get",)
+_SUBSCRIPTION_GET = ("publicCloudProject:apiovh:kube/log/subscription/get",)
+_STREAM_GET = ("ldp:apiovh:output/graylog/stream/get",)
+_ALIAS_GET = ("ldp:apiovh:output/opensearch/alias/get",)
+
+LIST_CLUSTERS = Call("GET", _KUBE, _KUBE_GET, "list the project's MKS clusters")
+GET_CLUSTER = Call("GET", _KUBE + "/{kubeId}", _KUBE_GET, "read a cluster's name")
+LIST_SUBSCRIPTIONS = Call("GET", _SUBSCRIPTION, _SUBSCRIPTION_GET,
+                          "list the cluster's log subscriptions (`?kind=audit`)")
+GET_SUBSCRIPTION = Call("GET", _SUBSCRIPTION + "/{subscriptionId}", _SUBSCRIPTION_GET,
+                        "read which stream a subscription feeds")
+CREATE_SUBSCRIPTION = Call(
+    "POST", _SUBSCRIPTION,
+    ("publicCloudProject:apiovh:kube/log/subscription/create", "ldp:apiovh:output/graylog/stream/forwardTo"),
+    "subscribe the cluster's audit logs to the stream (`{\"kind\": \"audit\", \"streamId\"}`)",
+    "when the LDP service belongs to another account, its owner must grant "
+    "ldp:apiovh:output/graylog/stream/forwardTo on the stream to this identity (an IAM policy)")
+LIST_SERVICES = Call("GET", "/dbaas/logs", ("ldp:apiovh:get",), "list the LDP services")
+GET_SERVICE = Call("GET", _LDP, ("ldp:apiovh:get",), "read a service's display name and LDP username")
+GET_OPERATION = Call("GET", _LDP + "/operation/{operationId}", ("ldp:apiovh:operation/get",),
+                     "follow LDP's asynchronous operations until they end")
+LIST_STREAMS = Call("GET", _STREAM, _STREAM_GET, "list the service's streams")
+GET_STREAM = Call("GET", _STREAM + "/{streamId}", _STREAM_GET, "read a stream's title and `webSocketEnabled`")
+CREATE_STREAM = Call("POST", _STREAM, ("ldp:apiovh:output/graylog/stream/create",),
+                     "create the stream (`{\"title\", \"description\", \"webSocketEnabled\": true}`)")
+EDIT_STREAM = Call("PUT", _STREAM + "/{streamId}", ("ldp:apiovh:output/graylog/stream/edit",),
+                   "turn WebSocket broadcasting on for an existing stream")
+STREAM_URLS = Call("GET", _STREAM + "/{streamId}/url", ("ldp:apiovh:output/graylog/stream/url/get",),
+                   "read the stream's WebSocket tail address (type `WEB_SOCKET`)")
+LIST_ALIASES = Call("GET", _ALIAS, _ALIAS_GET, "list the service's OpenSearch aliases")
+GET_ALIAS = Call("GET", _ALIAS + "/{aliasId}", _ALIAS_GET, "read an alias's name and description")
+CREATE_ALIAS = Call("POST", _ALIAS, ("ldp:apiovh:output/opensearch/alias/create",),
+                    "create the alias (`{\"description\", \"suffix\"}`)")
+LIST_ALIAS_STREAMS = Call("GET", _ALIAS + "/{aliasId}/stream", ("ldp:apiovh:output/opensearch/alias/stream/get",),
+                          "list the streams attached to the alias")
+ATTACH_ALIAS_STREAM = Call("POST", _ALIAS + "/{aliasId}/stream",
+                           ("ldp:apiovh:output/opensearch/alias/stream/attach",),
+                           "attach the stream to the alias (`{\"streamId\"}`)")
+ALIAS_URLS = Call("GET", _ALIAS + "/{aliasId}/url", ("ldp:apiovh:output/opensearch/alias/url/get",),
+                  "read the alias's OpenSearch API address (type `OPENSEARCH_API`, or `ELASTICSEARCH_API`)")
+
+CALLS: tuple[Call, ...] = (
+    LIST_CLUSTERS, GET_CLUSTER, LIST_SUBSCRIPTIONS, GET_SUBSCRIPTION, CREATE_SUBSCRIPTION,
+    LIST_SERVICES, GET_SERVICE, GET_OPERATION, LIST_STREAMS, GET_STREAM, CREATE_STREAM, EDIT_STREAM,
+    STREAM_URLS, LIST_ALIASES, GET_ALIAS, CREATE_ALIAS, LIST_ALIAS_STREAMS, ATTACH_ALIAS_STREAM, ALIAS_URLS,
+)
+
+
+def markdown_table() -> str:
+    rows = ["| call | IAM actions | what for |", "|---|---|---|"]
+    for call in CALLS:
+        actions = ", ".join(f"`{a}`" for a in call.actions)
+        rows.append(f"| `{call.method} {call.template}` | {actions} | {call.purpose} |")
+    return "\n".join(rows)
