@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from c_host import host_command, parse_output, run_host
+from c_host import host_command, host_env, parse_output, run_host
 from k8saudit_ovh.host import Plugin
 from ldp_server import Behavior, load_frames
 
@@ -125,7 +125,7 @@ def test_retries_exhausted_is_a_clear_failure(host, plugin, server):
 
 def start_host(host, plugin, params, fields, **kwargs):
     return subprocess.Popen(host_command(host, plugin, params, fields, **kwargs),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=host_env(plugin))
 
 
 def finish(proc, timeout=60):

@@ -1,0 +1,42 @@
+"""atheris target: open params parsing and token redaction (k8saudit_ovh/open_params.py).
+
+Any input either parses into sources or raises ValueError; no message, display or repr
+ever shows a token value, and redaction is idempotent."""
+import sys
+
+from k8saudit_ovh import open_params
+
+
+def assert_token_free(text: str) -> None:
+    for m in open_params._TOKEN.finditer(text):
+        value = m.group(0)[len(m.group(1)):]
+        if value not in ("", "***", "<token"):  # "<token>": the hint's placeholder (">" ends a value)
+            raise AssertionError(f"a token value is shown: {text!r}")
+
+
+def test_one_input(data: bytes) -> None:
+    text = data.decode("utf-8", "replace")
+    redacted = open_params.redact(text)
+    assert_token_free(redacted)
+    if open_params.redact(redacted) != redacted:
+        raise AssertionError(f"redact is not idempotent on {text!r}")
+    try:
+        sources = open_params.parse_open_params(text)
+    except ValueError as e:
+        assert_token_free(str(e))
+        return
+    for s in sources:
+        if s.kind not in ("ws", "file") or s.display != open_params.redact(s.url):
+            raise AssertionError(f"bad source from {text!r}")
+        if s.kind == "ws" and not s.url.startswith(("ws://", "wss://")):
+            raise AssertionError(f"stream URL without a WebSocket scheme from {text!r}")
+        assert_token_free(repr(s))
+        assert_token_free(s.label)
+
+
+if __name__ == "__main__":
+    import atheris  # only to fuzz: tests/test_fuzz_regressions.py replays through test_one_input
+
+    atheris.instrument_all()
+    atheris.Setup(sys.argv, test_one_input)
+    atheris.Fuzz()
