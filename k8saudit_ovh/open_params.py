@@ -99,7 +99,7 @@ def _normalize_stream_url(url: str, where: str) -> str:
         url = "wss://" + url
     elif scheme.lower() not in _STREAM_SCHEMES:
         raise ValueError(
-            f"{where}: unknown scheme {scheme!r} in {redact(url)} "
+            f"{where}: unknown scheme {redact(scheme)!r} in {redact(url)} "
             "(expected wss://, ws://, file:// or a bare host/path)"
         )
     if any(ch.isspace() or ord(ch) < 0x20 for ch in url):
