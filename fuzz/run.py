@@ -104,6 +104,42 @@ def write_field_table(gen: Path):
         out.write_text(text)
 
 
+JSON_TOKENS = ["{", "}", "[", "]", ":", ",", '""', "true", "false", "null", "NaN", "-Infinity", "1e309", "-0",
+               "\\u0000", "\\ud83d\\ude00", "\\\"", "\ufeff"]  # \ufeff: a byte order mark
+EVENT_TOKENS = ["kind", "Event", "EventList", "items", "stageTimestamp", "auditID", "2025-02-20T10:11:12.123456Z"]
+
+
+def dictionary_tokens(target: Target) -> list[str]:
+    """Words the mutations may insert: the grammar and the names the parsers look for."""
+    if target.name in ("ldp_frame", "audit_reader", "json_tape", "extractor"):
+        fields = load_by_path("fields")
+        keys = sorted({k for f in fields.FIELDS for k in (*f.path, *f.args)})
+        frame = ["message", "short_message", "\\\""] if target.name == "ldp_frame" else []
+        return JSON_TOKENS + EVENT_TOKENS + keys + frame
+    if target.name == "config":
+        return JSON_TOKENS + [k.name for k in load_by_path("config").KEYS]
+    if target.name == "open_params":
+        return ["wss://", "ws://", "file://", "tk=", "%3Ftk%3D", "%26tk%3D", ",", "=", ":443", "gra1.logs.ovh.com/tail/?tk="]
+    if target.name == "go_url":
+        return ["%", "%25", "%zz", "?", "#", "&", ";", "=", "+", "//", "[::1]", "@", "\n"]
+    if target.name == "rfc3339":
+        return ["T", "Z", "z", "+", "-", ":", ".", "60", "24:00", "2024-02-29", ".999999999", "+23:59"]
+    return []
+
+
+def write_dictionary(target: Target) -> Path:
+    """The tokens as a libFuzzer dictionary (one quoted string a line, bytes escaped)."""
+    def quoted(token: str) -> str:
+        raw = token.encode("utf-8", "surrogateescape")
+        return '"' + "".join(chr(b) if 0x20 <= b < 0x7F and b not in b'"\\' else f"\\x{b:02x}" for b in raw) + '"'
+
+    path = WORK / "dicts" / f"{target.name}.dict"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tokens = dict.fromkeys(t for t in dictionary_tokens(target) if t)  # libFuzzer refuses an empty one
+    path.write_text("".join(quoted(t) + "\n" for t in tokens))
+    return path
+
+
 def stale(out: Path, inputs) -> bool:
     return not out.exists() or any(p.stat().st_mtime > out.stat().st_mtime for p in inputs)
 
@@ -221,7 +257,8 @@ def run(target: Target, seconds: int) -> Result:
              if d and d.is_dir()]
     command = [sys.executable, str(target.source)] if target.python else [str(WORK / "bin" / target.name)]
     command += [str(corpus), *map(str, seeds), f"-max_total_time={seconds}", f"-max_len={target.max_len}",
-                "-timeout=20", "-rss_limit_mb=3072", "-print_final_stats=1", f"-artifact_prefix={artifacts}/"]
+                "-timeout=20", "-rss_limit_mb=3072", "-print_final_stats=1", f"-artifact_prefix={artifacts}/",
+                f"-dict={write_dictionary(target)}"]
     env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=0",
                UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1")
     if target.python:

@@ -109,7 +109,8 @@ def _check(key: Key, value: Any) -> Any:
         ok = isinstance(value, str)
     if not ok:
         raise ValueError(f"init_config '{key.name}' must be {_JSON_TYPE[key.type]}, got {json.dumps(value)}")
-    if key.minimum is not None and value < key.minimum or key.maximum is not None and value > key.maximum:
+    # "not within", so that NaN (json.loads takes it; it compares false) is refused too.
+    if not ((key.minimum is None or key.minimum <= value) and (key.maximum is None or value <= key.maximum)):
         raise ValueError(f"init_config '{key.name}' must be between {key.type(key.minimum)} and {key.type(key.maximum)}, "
                          f"got {value}")
     return key.type(value)
