@@ -4,7 +4,13 @@ Any input either gives every key with a value of its type within its bounds, or 
 ValueError (plugin_init turns it into a clear error)."""
 import sys
 
-from k8saudit_ovh import config
+if __name__ == "__main__":  # fuzzing: coverage of the module under test and the JSON decoder
+    import atheris
+
+    with atheris.instrument_imports(include=["k8saudit_ovh", "json"]):
+        from k8saudit_ovh import config
+else:  # tests/test_fuzz_regressions.py replays inputs through test_one_input, without atheris
+    from k8saudit_ovh import config
 
 
 def test_one_input(data: bytes) -> None:
@@ -24,8 +30,5 @@ def test_one_input(data: bytes) -> None:
 
 
 if __name__ == "__main__":
-    import atheris  # only to fuzz: tests/test_fuzz_regressions.py replays through test_one_input
-
-    atheris.instrument_all()
     atheris.Setup(sys.argv, test_one_input)
     atheris.Fuzz()
