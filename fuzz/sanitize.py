@@ -77,7 +77,8 @@ def main(argv):
     env = native_build().sanitizer_env(dict(os.environ))
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(COPY), env.get("PYTHONPATH")) if p)
     # --capture=sys: an ASan or UBSan report of the pytest process itself reaches the terminal.
-    command = [sys.executable, "-m", "pytest", "-q", "--capture=sys", "-p", "no:cacheprovider", *(argv or DEFAULT_TESTS)]
+    command = [sys.executable, "-m", "pytest", "-q", "--capture=sys", "-p", "no:cacheprovider",
+               *(argv or DEFAULT_TESTS)]
     return subprocess.run(command, cwd=COPY, env=env).returncode
 
 

@@ -6,6 +6,7 @@ UBSan (see README, "Fuzzing and sanitizers")."""
 import importlib.util
 import os
 import platform
+import subprocess
 
 # simdjson's on-demand API is compiled for the build target, not dispatched at run time:
 # on x86-64 target SSE4.2 + PCLMUL (every x86-64 server since 2010) instead of the scalar
@@ -38,8 +39,6 @@ def sanitizer_env(base: dict) -> dict:
     """The environment a process needs to load a K8A_SANITIZE build: gcc's ASan runtime
     preloaded (the host and Python are not built with it, and it must come first), leaks
     not reported (CPython keeps memory by design), the first report fatal."""
-    import subprocess  # only here: the build imports this module early
-
     cc = base.get("CC") or "cc"
     runtime = subprocess.run([cc, "-print-file-name=libasan.so"], capture_output=True, text=True,
                              check=True).stdout.strip()
