@@ -6,7 +6,6 @@ import glob
 import importlib.util
 import json
 import os
-import platform
 import sys
 import sysconfig
 from pathlib import Path
@@ -18,12 +17,6 @@ from setuptools.command.build_ext import build_ext
 ROOT = Path(__file__).resolve().parent
 PKG = ROOT / "k8saudit_ovh"
 JSON_PLUGIN_DIR = PKG / "cpp" / "json_plugin"
-# simdjson's on-demand API is compiled for the build target, not dispatched at run time:
-# on x86-64 target SSE4.2 + PCLMUL (every x86-64 server since 2010) instead of the scalar
-# fallback; both plugin libraries refuse to start on an older CPU (see c/cpu_check.h).
-SIMD_FLAGS = ["-msse4.2", "-mpclmul"] if platform.machine() in ("x86_64", "AMD64") else []
-CXXFLAGS = ["-std=c++17", "-O3", "-fPIC", "-fvisibility=hidden", "-Wall"] + SIMD_FLAGS
-CFLAGS = ["-O2", "-fPIC", "-fvisibility=hidden", "-Wall"]
 
 
 def load_by_path(name):
@@ -38,15 +31,13 @@ def load_by_path(name):
 _paths = load_by_path("paths")
 PLUGIN_LIBRARY, JSON_PLUGIN_LIBRARY = _paths.PLUGIN_LIBRARY, _paths.JSON_PLUGIN_LIBRARY
 BUNDLE_DIR = _paths.BUNDLE_DIR  # the artifact's interpreter, next to the plugin
-
-
-def simdjson_dir():
-    """simdjson.h / simdjson.cpp ship inside the pysimdjson distribution (a build requirement)."""
-    spec = importlib.util.find_spec("simdjson")
-    for d in (spec.submodule_search_locations or []) if spec else []:
-        if os.path.exists(os.path.join(d, "simdjson.h")) and os.path.exists(os.path.join(d, "simdjson.cpp")):
-            return d
-    raise RuntimeError("simdjson.h/simdjson.cpp not found: install the build requirement pysimdjson==7.0.2")
+NATIVE = load_by_path("native_build")
+SANITIZE = NATIVE.sanitize_requested()
+# K8A_SANITIZE=1: ASan + UBSan everywhere, optimized lightly so reports stay readable.
+OPT = ["-O1"] + NATIVE.SANITIZE_FLAGS if SANITIZE else ["-O3"]
+CXXFLAGS = NATIVE.CXX_STD + OPT + ["-fPIC", "-fvisibility=hidden", "-Wall"] + NATIVE.SIMD_FLAGS
+CFLAGS = (OPT if SANITIZE else ["-O2"]) + ["-fPIC", "-fvisibility=hidden", "-Wall"]
+LINK_SANITIZE = NATIVE.SANITIZE_FLAGS if SANITIZE else []
 
 
 def c_string(text):
@@ -101,7 +92,7 @@ class BuildPlugin(build_ext):
 
     def compile_core(self):
         """The C++ event path and simdjson, compiled once and linked into both modules."""
-        sources = sorted(glob.glob(str(PKG / "cpp" / "*.cpp"))) + [os.path.join(simdjson_dir(), "simdjson.cpp")]
+        sources = sorted(glob.glob(str(PKG / "cpp" / "*.cpp"))) + [os.path.join(NATIVE.simdjson_dir(), "simdjson.cpp")]
         return self.compiler.compile(
             sources, output_dir=self.build_temp, include_dirs=INCLUDE_DIRS,
             extra_postargs=CXXFLAGS, depends=glob.glob(str(PKG / "cpp" / "*.hpp")))
@@ -124,7 +115,7 @@ class BuildPlugin(build_ext):
             # an installed package uses the interpreter it was built for. nodelete: an
             # embedded interpreter cannot be unloaded and started again.
             extra_postargs=[f"-Wl,-rpath,$ORIGIN/{BUNDLE_DIR}/lib", f"-Wl,-rpath,{libdir}", "-Wl,-z,nodelete",
-                            "-Wl,--no-undefined"])
+                            "-Wl,--no-undefined"] + LINK_SANITIZE)
 
     def link_json_plugin(self, gen_dir, core):
         """The json plugin: its C++ (cpp/json_plugin/) and C entry points on the core's JSON
@@ -150,7 +141,7 @@ class BuildPlugin(build_ext):
                 objects + core_objects, self.built_json_plugin, target_lang="c++",
                 # The static libstdc++ stays private: Falco's own never binds to it, nor ours to Falco's.
                 extra_postargs=["-static-libstdc++", "-static-libgcc", "-Wl,--exclude-libs,ALL", "-Wl,--no-undefined",
-                                f"-Wl,--version-script,{exports}"])
+                                f"-Wl,--version-script,{exports}"] + LINK_SANITIZE)
         finally:
             self.compiler.linker_so = linker_so
 
@@ -163,14 +154,16 @@ class BuildPlugin(build_ext):
         return super().get_outputs() + [self.plugin_path(), self.plugin_path(JSON_PLUGIN_LIBRARY)]
 
 
-INCLUDE_DIRS = [str(ROOT / "c"), str(PKG / "cpp"), simdjson_dir()]
+INCLUDE_DIRS = [str(ROOT / "c"), str(PKG / "cpp"), NATIVE.simdjson_dir()]
 
 
 def extension(name):
-    # libstdc++ linked in: the falcoctl bundle runs on images that may not carry it.
+    # libstdc++ linked in: the falcoctl bundle runs on images that may not carry it (a
+    # sanitizer build keeps it shared, so that ASan sees every allocation of the process).
+    static_runtime = [] if SANITIZE else ["-static-libstdc++", "-static-libgcc"]
     return Extension(f"k8saudit_ovh.{name}", [f"k8saudit_ovh/{name}.pyx"], language="c++",
                      include_dirs=INCLUDE_DIRS, extra_compile_args=CXXFLAGS,
-                     extra_link_args=["-static-libstdc++", "-static-libgcc"])
+                     extra_link_args=static_runtime + LINK_SANITIZE)
 
 
 setup(

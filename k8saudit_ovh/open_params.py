@@ -116,16 +116,17 @@ def _split_name(item: str) -> tuple[str | None, str]:
 
 
 def _normalize_stream_url(url: str, where: str) -> str:
+    # Messages redact text as it is shown: repr's escapes can make a `tk=` of "\tk=".
     scheme, sep, _ = url.partition("://")
     if not sep:
         url = "wss://" + url
     elif scheme.lower() not in _STREAM_SCHEMES:
         raise ValueError(
-            f"{where}: unknown scheme {scheme!r} in {redact(url)} "
+            f"{where}: unknown scheme {redact(repr(scheme))} in {redact(url)} "
             "(expected wss://, ws://, file:// or a bare host/path)"
         )
     if any(ch.isspace() or ord(ch) < 0x20 for ch in url):
-        raise ValueError(f"{where}: malformed URL {redact(url)!r} (contains whitespace)")
+        raise ValueError(f"{where}: malformed URL {redact(repr(url))} (contains whitespace)")
     try:
         parts = urlsplit(url)
         _ = parts.port  # raises ValueError on a non-numeric or out-of-range port

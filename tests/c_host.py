@@ -1,12 +1,16 @@
 """The project's Falco-like C test host (tests/host/k8a_host.c): compile it, run it on the
 plugin, and read what it prints (one JSON object per event, then end and close records)."""
+import functools
 import json
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+from k8saudit_ovh import native_build
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,8 +50,20 @@ def run_host(exe: Path, plugin: Path, params: str = "", fields=(), *, config: st
     args = host_command(exe, plugin, params, fields, config=config, max_events=max_events,
                         time_limit=time_limit, cycles=cycles, specs_file=specs_file, info=info,
                         batch_sleep_ms=batch_sleep_ms, revisit=revisit)
-    proc = subprocess.run(args, capture_output=True, timeout=timeout)
+    proc = subprocess.run(args, capture_output=True, timeout=timeout, env=host_env(plugin))
     return parse_output(proc.returncode, proc.stdout, proc.stderr)
+
+
+@functools.cache
+def is_sanitized(plugin: Path) -> bool:
+    """Whether `plugin` is a K8A_SANITIZE=1 build (README, "Fuzzing and sanitizers")."""
+    return native_build.is_sanitized(plugin)
+
+
+def host_env(plugin: Path) -> dict | None:
+    """The host's environment: this one, plus the ASan runtime and its options for a
+    sanitizer build (the host is not built with it but loads a plugin that is)."""
+    return native_build.sanitizer_env(dict(os.environ)) if is_sanitized(plugin) else None
 
 
 def host_command(exe: Path, plugin: Path, params: str = "", fields=(), *, config: str = "", max_events=None,

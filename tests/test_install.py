@@ -24,8 +24,10 @@ def venv(tmp_path_factory):
 
 
 def test_wheel_install_provides_a_loadable_plugin(venv, host, tmp_path):
+    # the venv alone: no PYTHONPATH of the caller (fuzz/sanitize.py sets one)
+    env_free = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
     out = subprocess.run([str(venv), "-m", "k8saudit_ovh", "--plugin-path"], capture_output=True, text=True,
-                         check=True, cwd=tmp_path)
+                         check=True, cwd=tmp_path, env=env_free)
     plugin = Path(out.stdout.strip())
     assert plugin.is_absolute() and plugin.name == "libk8saudit-ovh.so"
     assert str(plugin).startswith(str(venv.parent.parent)) and "site-packages" in str(plugin)
@@ -36,7 +38,6 @@ def test_wheel_install_provides_a_loadable_plugin(venv, host, tmp_path):
     link_dir = tmp_path / "plugins"
     link_dir.mkdir()
     (link_dir / "libk8saudit-ovh.so").symlink_to(plugin)
-    env_free = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
     for path in (plugin, link_dir / "libk8saudit-ovh.so"):
         proc = subprocess.run([str(host), "-p", f"file://{events}", str(path), "ka.verb", "ka.auditid"],
                               capture_output=True, text=True, env=env_free, timeout=60)

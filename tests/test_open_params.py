@@ -60,6 +60,9 @@ def test_unnamed_and_named_mixed():
     (f",wss://a/tail/?tk={SECRET}", "item 1 is empty"),
     (f"https://gra1.logs.ovh.com/tail/?tk={SECRET}", "unknown scheme 'https'"),
     (f"ftp://gra1.logs.ovh.com/tail/?tk={SECRET}", "unknown scheme 'ftp'"),
+    # two URLs pasted without a comma: the "scheme" holds the first token (found by fuzz/)
+    (f"gra1.logs.ovh.com/tail/?tk={SECRET}wss://gra1.logs.ovh.com/tail/?tk={SECRET}",
+     "unknown scheme 'gra1.logs.ovh.com/tail/?tk=***'"),
     (f"wss:///tail/?tk={SECRET}", "no host"),
     (f"wss://gra1.logs.ovh.com:99999/tail/?tk={SECRET}", "malformed URL"),
     (f"wss://gra1.logs.ovh.com:port/tail/?tk={SECRET}", "malformed URL"),

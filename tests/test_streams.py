@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from c_host import host_command, parse_output, run_host
+from c_host import host_command, host_env, is_sanitized, parse_output, run_host
 from k8saudit_ovh.host import Plugin
 from ldp_server import Behavior, load_frames
 
@@ -125,7 +125,7 @@ def test_retries_exhausted_is_a_clear_failure(host, plugin, server):
 
 def start_host(host, plugin, params, fields, **kwargs):
     return subprocess.Popen(host_command(host, plugin, params, fields, **kwargs),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=host_env(plugin))
 
 
 def finish(proc, timeout=60):
@@ -234,8 +234,10 @@ def test_open_close_100_times_leaves_no_thread_or_socket(host, plugin, server):
     assert len(run.closes) == 100 and len(run.events) == 100
     assert all(c["threads"] == 1 and c["sockets"] == 0 for c in run.closes)
     assert max(c["close_seconds"] for c in run.closes) < 1.0
-    # each instance fills a 1 MiB ring: a leaked stream would add 1 MiB per cycle
-    assert run.closes[-1]["rss_kb"] - run.closes[20]["rss_kb"] < 8 * 1024
+    # each instance fills a 1 MiB ring: a leaked stream would add 1 MiB per cycle (and so
+    # does ASan's quarantine of freed memory: the bound only holds for a normal build)
+    if not is_sanitized(plugin):
+        assert run.closes[-1]["rss_kb"] - run.closes[20]["rss_kb"] < 8 * 1024
 
 
 def test_metrics_from_another_thread_while_events_flow_and_close(plugin, server):

@@ -162,7 +162,9 @@ private:
 	// 16 bytes at a time beats a call to memchr, which wins on long runs.
 	bool has_backslash(const char* s, size_t n) const noexcept {
 #ifdef __SSE2__
-		if (n <= 64 && s + ((n + 15) & ~size_t(15)) <= text_ + text_len_) {  // no read past the text
+		// The loop reads ceil(n / 16) blocks, at least one: n == 0 (an empty string, maybe the
+		// text's last bytes) wraps around to memchr, which reads nothing.
+		if (n - 1 < 64 && s + ((n + 15) & ~size_t(15)) <= text_ + text_len_) {  // no read past the text
 			const __m128i backslash = _mm_set1_epi8('\\');
 			for (;; s += 16, n -= 16) {
 				auto bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s));
