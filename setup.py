@@ -81,7 +81,7 @@ class BuildPlugin(build_ext):
         gen_dir = Path(self.build_temp).resolve() / "gen"
         write_static_header(gen_dir)
         core = self.compile_core()
-        headers = glob.glob(str(PKG / "cpp" / "*.hpp")) + glob.glob(str(ROOT / "c" / "*.h"))
+        headers = NATIVE.core_files(PKG, "*.hpp") + glob.glob(str(ROOT / "c" / "*.h"))
         for ext in self.extensions:
             ext.extra_objects = core
             # Rebuild when the core or a header changed: the modules inline C++ classes.
@@ -92,10 +92,10 @@ class BuildPlugin(build_ext):
 
     def compile_core(self):
         """The C++ event path and simdjson, compiled once and linked into both modules."""
-        sources = sorted(glob.glob(str(PKG / "cpp" / "*.cpp"))) + [os.path.join(NATIVE.simdjson_dir(), "simdjson.cpp")]
+        sources = NATIVE.core_files(PKG, "*.cpp") + [os.path.join(NATIVE.simdjson_dir(), "simdjson.cpp")]
         return self.compiler.compile(
             sources, output_dir=self.build_temp, include_dirs=INCLUDE_DIRS,
-            extra_postargs=CXXFLAGS, depends=glob.glob(str(PKG / "cpp" / "*.hpp")))
+            extra_postargs=CXXFLAGS, depends=NATIVE.core_files(PKG, "*.hpp"))
 
     def plugin_path(self, library=PLUGIN_LIBRARY):
         return os.path.join(os.path.dirname(self.get_ext_fullpath("k8saudit_ovh._plugin")), library)
@@ -122,7 +122,7 @@ class BuildPlugin(build_ext):
         tape and simdjson objects. Neither libpython nor a shared libstdc++: it loads on any
         glibc host by itself."""
         core_objects = [o for o in core if Path(o).stem in ("json_tape", "simdjson")]
-        headers = glob.glob(str(JSON_PLUGIN_DIR / "*.h*")) + glob.glob(str(PKG / "cpp" / "json_tape.hpp"))
+        headers = glob.glob(str(JSON_PLUGIN_DIR / "*.h*")) + glob.glob(str(PKG / "cpp" / "json" / "json_tape.hpp"))
         objects = self.compiler.compile(
             sorted(glob.glob(str(JSON_PLUGIN_DIR / "*.cpp"))), output_dir=self.build_temp,
             include_dirs=INCLUDE_DIRS + [str(JSON_PLUGIN_DIR)], extra_postargs=CXXFLAGS, depends=headers)
@@ -154,7 +154,7 @@ class BuildPlugin(build_ext):
         return super().get_outputs() + [self.plugin_path(), self.plugin_path(JSON_PLUGIN_LIBRARY)]
 
 
-INCLUDE_DIRS = [str(ROOT / "c"), str(PKG / "cpp"), NATIVE.simdjson_dir()]
+INCLUDE_DIRS = [str(ROOT / "c"), *NATIVE.core_dirs(PKG), NATIVE.simdjson_dir()]
 
 
 def extension(name):

@@ -154,12 +154,13 @@ def build(targets, jobs=2):
     out.mkdir(parents=True, exist_ok=True)
     write_field_table(gen)
     sd = native.simdjson_dir()
-    headers = [*(PKG / "cpp").glob("*.hpp"), *(ROOT / "c").glob("*.h"), FUZZ / "targets" / "fuzz_support.hpp"]
+    headers = [*map(Path, native.core_files(PKG, "*.hpp")), *(ROOT / "c").glob("*.h"),
+               FUZZ / "targets" / "fuzz_support.hpp"]
     base = [clang, *native.CXX_STD, *native.SIMD_FLAGS, *native.SANITIZE_FLAGS, "-g", "-O1",
-            "-I", str(ROOT / "c"), "-I", str(PKG / "cpp"), "-I", sd, "-I", str(gen)]
+            "-I", str(ROOT / "c"), *(f"-I{d}" for d in native.core_dirs(PKG)), "-I", sd, "-I", str(gen)]
     simdjson = Path(sd) / "simdjson.cpp"  # one file with its own header
     jobs_list = [(simdjson, [], [simdjson, Path(sd) / "simdjson.h"])]
-    jobs_list += [(src, ["-fsanitize=fuzzer-no-link"], [src, *headers]) for src in sorted((PKG / "cpp").glob("*.cpp"))]
+    jobs_list += [(src, ["-fsanitize=fuzzer-no-link"], [src, *headers]) for src in map(Path, native.core_files(PKG, "*.cpp"))]
 
     def compile_one(job):
         src, extra, inputs = job

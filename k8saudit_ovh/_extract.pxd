@@ -1,4 +1,4 @@
-# Declarations of the C++ extraction engine (cpp/extractor.hpp), for cimport by other
+# Declarations of the C++ extraction engine (cpp/plugin/extractor.hpp), for cimport by other
 # modules (e.g. _plugin.pyx).
 from libc.stdint cimport uint16_t, uint32_t, uint64_t
 from libcpp cimport bool as cbool

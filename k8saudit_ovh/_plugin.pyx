@@ -26,8 +26,8 @@ from k8saudit_ovh.includes.core cimport *
 from k8saudit_ovh._extract cimport Extractor, free_extractor, new_extractor
 
 from k8saudit_ovh import config as _config
-from k8saudit_ovh.ldp_reader import ReaderOptions, StreamReader
-from k8saudit_ovh.open_params import parse_open_params
+from k8saudit_ovh.sources.ldp_reader import ReaderOptions, StreamReader
+from k8saudit_ovh.sources.open_params import parse_open_params
 from k8saudit_ovh.redaction import redact
 
 cdef enum:
@@ -141,7 +141,7 @@ cdef api const char* k8a_last_error(void* s) noexcept nogil:
 # ---- LDP streams ----------------------------------------------------------------------
 
 cdef class StreamSink:
-    """What a StreamReader thread calls (see ldp_reader.py); owns the stream's C++ state."""
+    """What a StreamReader thread calls (see sources/ldp_reader.py); owns the stream's C++ state."""
     cdef LdpStream* stream
     cdef uint64_t max_message
 

@@ -5,7 +5,7 @@ file path without importing the package. The same table drives ``plugin_get_fiel
 (:func:`fields_json`), the C++ extractor dispatch (``op``, ``path``, ``args``, read by
 ``_extract.pyx``) and the README (:func:`markdown_table`).
 
-Extractor ops (implemented in ``cpp/extractor.cpp``; behaviour follows upstream k8saudit 0.18.0):
+Extractor ops (implemented in ``cpp/plugin/extractor.cpp``; behaviour follows upstream k8saudit 0.18.0):
 
 * ``keys``: value at ``path``; a list field needs a JSON array.
 * ``values``: every value reached by ``path``, fanning out over arrays met on the way;

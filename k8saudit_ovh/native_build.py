@@ -3,6 +3,7 @@ fuzz targets (fuzz/run.py). Stdlib only: both load this file by path.
 
 K8A_SANITIZE=1 in setup.py's environment builds the plugin and its modules with ASan and
 UBSan (see README, "Fuzzing and sanitizers")."""
+import glob
 import importlib.util
 import os
 import platform
@@ -13,6 +14,19 @@ import subprocess
 # fallback; both plugin libraries refuse to start on an older CPU (see c/cpu_check.h).
 SIMD_FLAGS = ["-msse4.2", "-mpclmul"] if platform.machine() in ("x86_64", "AMD64") else []
 CXX_STD = ["-std=c++17"]
+# The C++ core under k8saudit_ovh/cpp, by stage of the data flow: JSON parsing, the sources
+# (LDP frames and streams, file replay, ring), the plugin glue (batches, extraction).
+# cpp/json_plugin/ is the json plugin's own.
+CORE_SUBDIRS = ("json", "sources", "plugin")
+
+
+def core_dirs(package_dir):
+    return [os.path.join(package_dir, "cpp", d) for d in CORE_SUBDIRS]
+
+
+def core_files(package_dir, pattern):
+    """The core's sources (*.cpp) or headers (*.hpp), sorted."""
+    return sorted(f for d in core_dirs(package_dir) for f in glob.glob(os.path.join(d, pattern)))
 SANITIZE_FLAGS = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=all"]
 
 

@@ -31,7 +31,10 @@ _USERINFO = re.compile(r"((?:^|[\s'\"(=,]|//)[^\s/@:'\"]*:)[^\s/@'\"]*(?=@)")
 
 # Shorter values would mask ordinary words; the form-based net still covers them.
 _MIN_SECRET_LEN = 6
-_secrets: set[str] = set()
+# A process holds a few secrets (one token per stream, a password or two); the oldest are
+# forgotten past this, so that reopening with new tokens forever costs nothing.
+_MAX_SECRETS = 256
+_secrets: dict[str, None] = {}  # insertion-ordered
 _secrets_lock = threading.Lock()
 
 
@@ -39,7 +42,12 @@ def register_secret(value: str) -> None:
     """Mask `value` (and its percent-encoded and decoded forms) in every later text."""
     forms = {value, unquote(value), quote(value, safe="")}
     with _secrets_lock:
-        _secrets.update(form for form in forms if len(form) >= _MIN_SECRET_LEN)
+        for form in forms:
+            if len(form) >= _MIN_SECRET_LEN:
+                _secrets.pop(form, None)
+                _secrets[form] = None
+        while len(_secrets) > _MAX_SECRETS:
+            del _secrets[next(iter(_secrets))]
 
 
 def redact(text: str) -> str:
@@ -47,7 +55,9 @@ def redact(text: str) -> str:
     text = _TOKEN.sub(r"\1" + MASK, text)
     text = _USERINFO.sub(r"\1" + MASK, text)
     # Longest first: a secret that contains another is masked whole.
-    for secret in sorted(_secrets, key=len, reverse=True):
+    with _secrets_lock:
+        secrets = sorted(_secrets, key=len, reverse=True)
+    for secret in secrets:
         if secret in text:
             text = text.replace(secret, MASK)
     return text

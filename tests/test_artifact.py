@@ -116,7 +116,7 @@ def test_bundle_has_what_the_stream_reader_imports(unpacked, tmp_path):
     bundle = unpacked / BUNDLE
     env = {"PYTHONHOME": str(bundle), "PYTHONPATH": str(bundle / "site-packages"),
            "LD_LIBRARY_PATH": str(bundle / "lib"), "PYTHONDONTWRITEBYTECODE": "1"}
-    code = ("import ssl, websocket, k8saudit_ovh._plugin, k8saudit_ovh.ldp_reader; "
+    code = ("import ssl, websocket, k8saudit_ovh._plugin, k8saudit_ovh.sources.ldp_reader; "
             "ssl.create_default_context(); print(k8saudit_ovh._plugin.__file__, ssl.OPENSSL_VERSION)")
     result = _run_without_python([str(probe), "-s", "-S", "-P", "-c", code], env=env, cwd="/")
     assert result.returncode == 0, result.stderr

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from k8saudit_ovh.__main__ import main
-from k8saudit_ovh.demo_server import demo_frames
-from k8saudit_ovh.host import Plugin, PluginError
+from k8saudit_ovh.cli.main import main
+from k8saudit_ovh.cli.demo_server import demo_frames
+from k8saudit_ovh.cli.host import Plugin, PluginError
 from k8saudit_ovh.paths import demo_events_path, plugin_path
 from ldp_server import Behavior, LdpServer
 

@@ -15,9 +15,9 @@ import pytest
 import yaml
 
 from c_host import run_host
-from k8saudit_ovh import falco_compat
-from k8saudit_ovh.__main__ import main
-from k8saudit_ovh.falco_compat import SUPPORTED, URL_ENV
+from k8saudit_ovh.cli import falco_compat
+from k8saudit_ovh.cli.main import main
+from k8saudit_ovh.cli.falco_compat import SUPPORTED, URL_ENV
 from k8saudit_ovh.paths import demo_events_path
 
 ROOT = Path(__file__).resolve().parents[1]

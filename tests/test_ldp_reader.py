@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from k8saudit_ovh.ldp_reader import ReaderOptions, StreamReader
-from k8saudit_ovh.open_params import parse_open_params
+from k8saudit_ovh.sources.ldp_reader import ReaderOptions, StreamReader
+from k8saudit_ovh.sources.open_params import parse_open_params
 from hostile_server import HostileServer, ws_frame
 from ldp_server import Behavior, load_frames
 

@@ -1,6 +1,6 @@
 import pytest
 
-from k8saudit_ovh.open_params import Source, parse_open_params
+from k8saudit_ovh.sources.open_params import Source, parse_open_params
 from k8saudit_ovh.redaction import redact
 
 SECRET = "s3cr3t-T0ken"

@@ -9,7 +9,7 @@ import pytest
 from c_host import run_host
 from k8saudit_ovh import extract
 from k8saudit_ovh.fields import FIELDS
-from k8saudit_ovh.host import Plugin
+from k8saudit_ovh.cli.host import Plugin
 
 
 def event(n: int, **extra) -> dict:

@@ -22,9 +22,9 @@ import pytest
 import yaml
 
 from conftest import SHARED
-from k8saudit_ovh import falco_compat
-from k8saudit_ovh.__main__ import main
-from k8saudit_ovh.falco_compat import URL_ENV
+from k8saudit_ovh.cli import falco_compat
+from k8saudit_ovh.cli.main import main
+from k8saudit_ovh.cli.falco_compat import URL_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 FALCO_BIN = os.environ.get("FALCO_BIN", "")

@@ -3,7 +3,7 @@ bad lines between good ones, rate-limited logs, progress, and the ctypes path.""
 import json
 
 from c_host import run_host
-from k8saudit_ovh.host import Plugin
+from k8saudit_ovh.cli.host import Plugin
 
 
 def event(n: int, **extra) -> dict:

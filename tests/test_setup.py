@@ -17,11 +17,11 @@ import yaml
 
 from c_host import run_host
 from fake_ovh_api import APP_KEY, APP_SECRET, CONSUMER_KEY, FakeOvhApi
-from k8saudit_ovh import falco_compat
-from k8saudit_ovh.__main__ import main
+from k8saudit_ovh.cli import falco_compat
+from k8saudit_ovh.cli.main import main
 from k8saudit_ovh._version import VERSION
 from k8saudit_ovh.cli import api_calls, choose, operations, outputs, ovh_api
-from k8saudit_ovh.demo_server import demo_frames
+from k8saudit_ovh.cli.demo_server import demo_frames
 from k8saudit_ovh.paths import demo_events_path
 from ldp_server import Behavior, LdpServer
 from test_falco_configs import expand_env, init_config_string, init_schema  # noqa: F401 (a fixture)

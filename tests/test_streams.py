@@ -10,7 +10,7 @@ import time
 import pytest
 
 from c_host import host_command, host_env, is_sanitized, parse_output, run_host
-from k8saudit_ovh.host import Plugin
+from k8saudit_ovh.cli.host import Plugin
 from ldp_server import Behavior, load_frames
 
 TOKEN = "s3cr3t-ldp-token"

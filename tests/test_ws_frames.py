@@ -1,10 +1,10 @@
-"""The bounded WebSocket frame reader (k8saudit_ovh/ws_frames.py) on scripted byte streams."""
+"""The bounded WebSocket frame reader (k8saudit_ovh/sources/ws_frames.py) on scripted byte streams."""
 import random
 
 import pytest
 
 from hostile_server import BINARY, CLOSE, CONTINUATION, PING, PONG, TEXT, ws_frame
-from k8saudit_ovh.ws_frames import DROPPED, FrameReader, ProtocolError
+from k8saudit_ovh.sources.ws_frames import DROPPED, FrameReader, ProtocolError
 
 LIMIT = 1000
 

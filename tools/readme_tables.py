@@ -23,7 +23,7 @@ def _load(name):
 
 def tables() -> dict[str, str]:
     return {"config-table": _load("config").markdown_table(), "field-table": _load("fields").markdown_table(),
-            "compat-table": _load("falco_compat").markdown_table(),
+            "compat-table": _load("cli/falco_compat").markdown_table(),
             "setup-calls-table": _load("cli/api_calls").markdown_table()}
 
 

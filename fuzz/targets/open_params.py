@@ -1,4 +1,5 @@
-"""atheris target: open params parsing and token redaction (k8saudit_ovh/open_params.py).
+"""atheris target: open params parsing (k8saudit_ovh/sources/open_params.py) and token redaction
+(k8saudit_ovh/redaction.py).
 
 Any input either parses into sources or raises ValueError; no message, display or repr
 ever shows a token value, and redaction is idempotent."""
@@ -14,15 +15,17 @@ if __name__ == "__main__":  # fuzzing: coverage of the module under test and the
         if inspect.isfunction(function) and function.__module__ == "urllib.parse":
             atheris.instrument_func(function)
     with atheris.instrument_imports(include=["k8saudit_ovh"]):
-        from k8saudit_ovh import open_params
+        from k8saudit_ovh import redaction
+        from k8saudit_ovh.sources import open_params
 else:  # tests/test_fuzz_regressions.py replays inputs through test_one_input, without atheris
-    from k8saudit_ovh import open_params
+    from k8saudit_ovh import redaction
+    from k8saudit_ovh.sources import open_params
 
 
 def assert_token_free(shown: str) -> None:
     """Every `tk=` shown is redacted: `***` (which message text may follow) or nothing, or
     the `<token>` placeholder of the empty-params hint."""
-    for m in open_params._TOKEN.finditer(shown):
+    for m in redaction._TOKEN.finditer(shown):
         value = m.group(0)[len(m.group(1)):]
         if value and not value.startswith(("***", "<token")):
             raise AssertionError(f"a token value is shown: {shown!r}")
@@ -30,9 +33,9 @@ def assert_token_free(shown: str) -> None:
 
 def test_one_input(data: bytes) -> None:
     text = data.decode("utf-8", "replace")
-    redacted = open_params.redact(text)
+    redacted = redaction.redact(text)
     assert_token_free(redacted)
-    if open_params.redact(redacted) != redacted:
+    if redaction.redact(redacted) != redacted:
         raise AssertionError(f"redact is not idempotent on {text!r}")
     try:
         sources = open_params.parse_open_params(text)
@@ -40,7 +43,7 @@ def test_one_input(data: bytes) -> None:
         assert_token_free(str(e))
         return
     for s in sources:
-        if s.kind not in ("ws", "file") or s.display != open_params.redact(s.url):
+        if s.kind not in ("ws", "file") or s.display != redaction.redact(s.url):
             raise AssertionError(f"bad source from {text!r}")
         if s.kind == "ws" and not s.url.startswith(("ws://", "wss://")):
             raise AssertionError(f"stream URL without a WebSocket scheme from {text!r}")

@@ -1,4 +1,4 @@
-"""The files `setup` writes: a falco.yaml (k8saudit_ovh.falco_config, as `falco-config`
+"""The files `setup` writes: a falco.yaml (k8saudit_ovh.cli.falco_config, as `falco-config`
 prints it), Helm values for the official Falco chart (the project's deploy/helm/values.yaml,
 shipped as chart_values.yaml) and the Kubernetes Secret they read. The tail token and the LDP
 password are only in the Secret (mode 0600); the configurations name them as ${VAR}."""
@@ -9,9 +9,9 @@ import os
 from importlib import resources
 from pathlib import Path
 
-from .. import falco_config
+from . import falco_config
 from .._version import VERSION
-from ..falco_compat import URL_ENV, Falco
+from .falco_compat import URL_ENV, Falco
 
 # The plugin does not read init_config.history yet (gap-free history is being built): until it
 # does, the history block is written commented out, so every file passes the plugin's init

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from .. import falco_compat
+from . import falco_compat
 from ..redaction import redact, register_secret
 from . import outputs, resources
 from .choose import interactive

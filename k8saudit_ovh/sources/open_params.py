@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from .redaction import redact, register_secret
+from ..redaction import redact, register_secret
 
 __all__ = ["Source", "parse_open_params"]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ._version import VERSION
+from .._version import VERSION
 from .falco_compat import PLUGIN_METRICS_SINCE, RULES_FILE, URL_ENV, Falco
-from .paths import JSON_PLUGIN_LIBRARY
+from ..paths import JSON_PLUGIN_LIBRARY
 
 JSON_PLUGINS = ("native", "upstream")  # ours, shipped beside the plugin; falcosecurity's
 

@@ -32,9 +32,9 @@ from urllib.parse import unquote, urlsplit
 import websocket
 
 from . import ws_frames
-from .config import max_frame_bytes
+from ..config import max_frame_bytes
 from .open_params import Source
-from .redaction import logger, redact, register_secret
+from ..redaction import logger, redact, register_secret
 
 __all__ = ["ReaderOptions", "StreamReader"]
 

@@ -14,7 +14,7 @@ import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
-from .paths import plugin_path
+from ..paths import plugin_path
 
 __all__ = ["FieldInfo", "Event", "Plugin", "PluginError", "Stream"]
 

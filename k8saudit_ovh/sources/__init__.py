@@ -1,0 +1,1 @@
+"""sources: see the repository layout in README.md."""
