@@ -43,7 +43,9 @@ def register_secret(value: str) -> None:
     forms = {value, unquote(value), quote(value, safe="")}
     with _secrets_lock:
         for form in forms:
-            if len(form) >= _MIN_SECRET_LEN:
+            # A value holding the mask's character could match masked text: redacting twice
+            # would then differ from once (tokens and passwords seldom hold one).
+            if len(form) >= _MIN_SECRET_LEN and "*" not in form:
                 _secrets.pop(form, None)
                 _secrets[form] = None
         while len(_secrets) > _MAX_SECRETS:
@@ -51,16 +53,17 @@ def register_secret(value: str) -> None:
 
 
 def redact(text: str) -> str:
-    """`text` with every token, password and registered secret replaced by ***."""
-    text = _TOKEN.sub(r"\1" + MASK, text)
-    text = _USERINFO.sub(r"\1" + MASK, text)
-    # Longest first: a secret that contains another is masked whole.
+    """`text` with every registered secret, token and password replaced by ***.
+
+    Secrets first: what they leave can still be matched by form, while no secret holds the
+    mask, so redacting twice gives what redacting once does."""
     with _secrets_lock:
-        secrets = sorted(_secrets, key=len, reverse=True)
+        secrets = sorted(_secrets, key=len, reverse=True)  # a secret that holds another, whole
     for secret in secrets:
         if secret in text:
             text = text.replace(secret, MASK)
-    return text
+    text = _TOKEN.sub(r"\1" + MASK, text)
+    return _USERINFO.sub(r"\1" + MASK, text)
 
 
 class _RedactingFilter(logging.Filter):

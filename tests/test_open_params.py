@@ -99,6 +99,7 @@ def test_redact(text, expected):
 
 
 def test_source_is_immutable():
-    source = Source("ws", None, "wss://h/tail/?tk=x", "wss://h/tail/?tk=***")
+    source = Source("ws", None, "wss://h/tail/?tk=x")
+    assert source.display == "wss://h/tail/?tk=***"
     with pytest.raises(AttributeError):
         source.url = "wss://other/"

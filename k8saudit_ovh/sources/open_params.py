@@ -32,7 +32,14 @@ class Source:
     kind: str  # "ws" (LDP WebSocket tail) or "file"
     name: str | None
     url: str = field(repr=False)  # normalized; holds the token: never log it, log `display`
-    display: str  # `url` with the token redacted
+
+    def __repr__(self) -> str:
+        return f"Source(kind={self.kind!r}, name={self.name!r}, display={self.display!r})"
+
+    @property
+    def display(self) -> str:
+        """`url` redacted with what is known now (a later item's token included)."""
+        return redact(self.url)
 
     @property
     def label(self) -> str:
@@ -89,9 +96,9 @@ def _parse_item(item: str, number: int) -> Source:
     if url.startswith("file://"):
         if len(url) == len("file://"):
             raise ValueError(f"{where}: file:// needs a path")
-        return Source("file", name, url, redact(url))
+        return Source("file", name, url)
     url = _normalize_stream_url(url, where)
-    return Source("ws", name, url, redact(url))
+    return Source("ws", name, url)
 
 
 def _looks_like_a_host(item: str) -> bool:
