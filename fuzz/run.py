@@ -52,6 +52,7 @@ TARGETS = (
     Target("go_url", 4096),
     Target("open_params", 4096, python=True),
     Target("config", 4096, python=True),
+    Target("ws_frames", 65536, python=True),
 )
 
 
@@ -120,6 +121,9 @@ def dictionary_tokens(target: Target) -> list[str]:
     if target.name == "open_params":
         return ["wss://", "ws://", "file://", "tk=", "%3Ftk%3D", "%26tk%3D", ",", "=", ":443",
                 "gra1.logs.ovh.com/tail/?tk="]
+    if target.name == "ws_frames":  # frame headers: FIN+opcode, 7/16/64-bit lengths, a mask bit
+        return ["\x81", "\x82", "\x01", "\x00", "\x80", "\x88", "\x89", "\x8a", "\x7e\x01\x00",
+                "\x7f\x00\x00\x00\x00\x00\x00\x10\x00", "\xfe"]
     if target.name == "go_url":
         return ["%", "%25", "%zz", "?", "#", "&", ";", "=", "+", "//", "[::1]", "@", "\n"]
     if target.name == "rfc3339":
