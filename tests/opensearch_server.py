@@ -61,6 +61,9 @@ class OpenSearchServer:
     def __init__(self, alias: str = "audit-alias", user: str = "ldp-user", password: str = "hist-p4ssw0rd"):
         self.alias, self.user, self.password = alias, user, password
         self.misbehavior = Misbehavior()
+        # When set, only documents up to this time (ms) are served: history that never
+        # runs ahead of the live tail, and lags it when the callable does.
+        self.visible_until = None
         self.requests: list[dict] = []  # every search body received
         self.statuses: list[int] = []
         self._docs: list[_Stored] = []  # sorted by time, ties in insertion order
@@ -163,6 +166,8 @@ class OpenSearchServer:
             assert sort_field == field_name and order.get("order", "asc") == "asc", "only ascending time sort"
         lo = max(_bound(bounds, "gte", 0), _bound(bounds, "gt", 1))
         hi = min(_bound(bounds, "lte", 0, default=2**63), _bound(bounds, "lt", -1, default=2**63))
+        if self.visible_until is not None:
+            hi = min(hi, self.visible_until())
         with self._lock:
             docs = [d for d in self._docs if lo <= d.time_ms <= hi]
         after = body.get("search_after")

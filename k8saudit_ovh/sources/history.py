@@ -27,7 +27,7 @@ from urllib.parse import unquote, urlsplit
 
 from ..redaction import logger, redact, register_secret
 
-__all__ = ["HistoryEndpoint", "HistoryError", "HistoryClient", "parse_time_ms"]
+__all__ = ["HistoryEndpoint", "HistoryError", "HistoryClient", "HistoryCursor", "parse_time_ms"]
 
 log = logger("k8saudit_ovh.history")
 # opensearch-py logs every request (URL and status) at INFO: kept out of Falco's log, and
@@ -56,6 +56,7 @@ class HistoryEndpoint:
     password: str = field(default="", repr=False)
     overlap_s: float = 10.0
     max_gap_s: float = 86400.0
+    fill_wait_s: float = 30.0
     time_field: str = "timestamp"
     short_message_field: str = "short_message"
     message_field: str = "message"
@@ -184,41 +185,7 @@ class HistoryClient:
 
     def read(self, start_ms: int, end_ms: int) -> Iterator[Document]:
         """Documents with start_ms <= time <= end_ms, in time order, each once."""
-        e = self.endpoint
-        cursor, at_cursor, skip = start_ms, set(), 0
-        while not self._stop.is_set():
-            if skip + e.page_size > MAX_RESULT_WINDOW:
-                raise HistoryError(f"more than {MAX_RESULT_WINDOW - e.page_size} documents share the time "
-                                   f"{cursor} ms: they cannot be paged", retryable=False)
-            hits = self._search({
-                "query": {"range": {e.time_field: {"gte": cursor, "lte": end_ms, "format": "epoch_millis"}}},
-                "sort": [{e.time_field: {"order": "asc"}}],
-                "size": e.page_size, "from": skip, "track_total_hits": False})
-            fresh = 0
-            for hit in hits:
-                doc_id = hit.get("_id")
-                source = hit.get("_source") or {}
-                time_ms = parse_time_ms(source_field(source, e.time_field))
-                if time_ms is None or time_ms < cursor:
-                    self.skipped += time_ms is None
-                    continue
-                if time_ms == cursor and doc_id in at_cursor:
-                    continue
-                if time_ms > cursor:
-                    cursor, at_cursor = time_ms, set()
-                at_cursor.add(doc_id)
-                fresh += 1
-                audit = source_field(source, e.short_message_field)
-                if not isinstance(audit, str):
-                    audit = source_field(source, e.message_field)
-                if isinstance(audit, str):
-                    yield Document(time_ms, audit)
-                else:
-                    self.skipped += 1
-            if len(hits) < e.page_size:
-                return
-            # A full page of documents already read: all share `cursor`; walk through them.
-            skip = skip + len(hits) if fresh == 0 else 0
+        return HistoryCursor(self, start_ms).read_until(end_ms)
 
     def _search(self, body: dict) -> list:
         from opensearchpy.exceptions import (AuthenticationException, AuthorizationException,
@@ -258,3 +225,52 @@ class HistoryClient:
                 break
             delay = min(delay * 2, e.backoff_max_s)
         raise HistoryError(f"{reason} (after {attempt + 1} attempts)")
+
+
+class HistoryCursor:
+    """Reads forward from a time, in time order, each document once; reading again later
+    goes on where it stopped (history that lags the live tail gets more documents)."""
+
+    def __init__(self, client: HistoryClient, start_ms: int):
+        self.client = client
+        self.time_ms = start_ms  # time of the last document read (the start before any)
+        self.documents = 0
+        self._at_time: set = set()  # `_id`s of the documents read at exactly time_ms
+
+    def read_until(self, end_ms: int) -> Iterator[Document]:
+        client, e = self.client, self.client.endpoint
+        skip = 0
+        while not client._stop.is_set():
+            if skip + e.page_size > MAX_RESULT_WINDOW:
+                raise HistoryError(f"more than {MAX_RESULT_WINDOW - e.page_size} documents share the time "
+                                   f"{self.time_ms} ms: they cannot be paged", retryable=False)
+            hits = client._search({
+                "query": {"range": {e.time_field: {"gte": self.time_ms, "lte": end_ms, "format": "epoch_millis"}}},
+                "sort": [{e.time_field: {"order": "asc"}}],
+                "size": e.page_size, "from": skip, "track_total_hits": False})
+            fresh = 0
+            for hit in hits:
+                doc_id = hit.get("_id")
+                source = hit.get("_source") or {}
+                time_ms = parse_time_ms(source_field(source, e.time_field))
+                if time_ms is None or time_ms < self.time_ms:
+                    client.skipped += time_ms is None
+                    continue
+                if time_ms == self.time_ms and doc_id in self._at_time:
+                    continue
+                if time_ms > self.time_ms:
+                    self.time_ms, self._at_time = time_ms, set()
+                self._at_time.add(doc_id)
+                fresh += 1
+                audit = source_field(source, e.short_message_field)
+                if not isinstance(audit, str):
+                    audit = source_field(source, e.message_field)
+                if isinstance(audit, str):
+                    self.documents += 1
+                    yield Document(time_ms, audit)
+                else:
+                    client.skipped += 1
+            if len(hits) < e.page_size:
+                return
+            # A full page of documents already read: all share time_ms; walk through them.
+            skip = skip + len(hits) if fresh == 0 else 0
