@@ -29,6 +29,7 @@ from k8saudit_ovh import config as _config
 from k8saudit_ovh.ldp_reader import ReaderOptions, StreamReader
 from k8saudit_ovh.open_params import parse_open_params
 from k8saudit_ovh.redaction import redact
+from k8saudit_ovh.sources.checkpoint import Checkpoint, Checkpointer, CheckpointStore, fingerprint
 from k8saudit_ovh.sources.gap_fill import Gap, GapFiller, endpoint_from_config
 
 cdef enum:
@@ -65,7 +66,7 @@ cdef struct Instance:
     uint32_t next_stream      # round-robin start, so one busy stream cannot starve others
     PyObject* readers         # list[StreamReader]
     PyObject* sinks           # list[StreamSink]
-    PyObject* fillers         # list[GapFiller]: streams with history
+    PyObject* fillers         # list[GapFiller]: streams with history, and their Checkpointer
     vector[string]* labels    # metric label of each stream: its name or number, never the URL
 
 cdef struct PluginState:
@@ -174,15 +175,26 @@ cdef class StreamSink:
         self.stream.count_disconnect()
         self.lost_ms = int(time.time() * 1000)
 
-    def open_gap(self, uint64_t lost_ms):
-        """Called by the live producer (or before it starts): history fills from here."""
+    def open_gap(self, uint64_t lost_ms, uint64_t since_ns=0):
+        """Called by the live producer (or before it starts): history fills from here,
+        from `since_ns` if given, else from the last event the stream received."""
         cdef uint64_t last_ts = 0
         cdef bint ok
         with nogil:  # the marker may wait for room in the ring
             ok = self.stream.open_gap(&last_ts)
         if ok:
             self.gaps += 1
-            self.filler.add(Gap(self.gaps, last_ts // 1000000, lost_ms, int(time.time() * 1000)))
+            self.filler.add(Gap(self.gaps, (since_ns or last_ts) // 1000000, lost_ms, int(time.time() * 1000)))
+
+    def delivered(self):
+        """The last event Falco has received, as a Checkpoint; None before any."""
+        cdef uint64_t ts = self.stream.delivered_ts()
+        return Checkpoint(ts, self.stream.delivered_id()) if ts else None
+
+    def resume_from(self, checkpoint):
+        """Before the reader starts: fill from the checkpoint, then follow live."""
+        self.stream.set_fill_floor(checkpoint.time_ns, checkpoint.identity)
+        self.open_gap(checkpoint.time_ns // 1000000, checkpoint.time_ns)
 
     def push_history(self, bytes data):
         cdef const char* p = data
@@ -294,6 +306,8 @@ cdef int open_streams(PluginState* st, Instance* inst, list sources) except -1:
     Py_INCREF(fillers)
     inst.fillers = <PyObject*>fillers
     endpoints = _history_endpoints(settings, sources)
+    store = CheckpointStore(settings["stateDir"]) if settings["stateDir"] else None
+    checkpointed = []
     for number, (source, endpoint) in enumerate(zip(sources, endpoints), start=1):
         sink = new_sink((source.name or "").encode(), settings["ringBytes"], st.max_event_size, inst.wake[0])
         sinks.append(sink)
@@ -306,7 +320,15 @@ cdef int open_streams(PluginState* st, Instance* inst, list sources) except -1:
             (<StreamSink>sink).stream.enable_history(RECENT_IDS, <uint64_t>((2 * endpoint.overlap_s + 60) * 1e9))
             (<StreamSink>sink).filler = GapFiller(label, endpoint, sink)
             fillers.append((<StreamSink>sink).filler)
+            if store is not None:
+                stream_id = fingerprint(source.display)
+                checkpoint = store.load(label, stream_id)
+                if checkpoint is not None:
+                    (<StreamSink>sink).resume_from(checkpoint)
+                checkpointed.append((label, stream_id, (<StreamSink>sink).delivered))
         readers.append(StreamReader(source, sink, options))
+    if checkpointed:
+        fillers.append(Checkpointer(store, checkpointed))
     for thread in fillers + readers:
         thread.start()
     # plugin_open fails only for what retrying cannot heal (bad token, bad URL).

@@ -79,6 +79,9 @@ KEYS: tuple[Key, ...] = (
         "PEM file of CA certificates to trust instead of the system store.",),
     Key("proxy", str, "",
         "HTTP(S) proxy for the WebSocket connection, as http://host:port.",),
+    Key("stateDir", str, "",
+        "Directory where each stream with history checkpoints the last event Falco received, so that a "
+        "restart fills from there (at most the last batch comes again); on a volume that outlives the pod.",),
     Key("history", dict, None,
         "LDP history (OpenSearch API of the stream's alias) used to fill every gap: an object of the "
         "`history.*` keys below, or a map from stream name to such an object.",

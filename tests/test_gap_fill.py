@@ -105,3 +105,47 @@ def test_wrong_history_password_is_reported_once_and_never_printed(host, plugin,
 def _ms(event: dict) -> int:
     from k8saudit_ovh.sources.history import parse_time_ms
     return parse_time_ms(event["stageTimestamp"])
+
+
+def test_restart_with_state_dir_loses_nothing_and_repeats_at_most_one_batch(host, plugin, server, history, tmp_path):
+    """Falco stops in the middle of a batch and starts again while the stream goes on: the
+    second run fills from the checkpoint, then follows live."""
+    batch = 50
+    events = feed(1500, int(time.time() * 1000))
+    history.add_events(events, [_ms(e) for e in events])
+    ldp = server([frame(e) for e in events], Behavior(resume_skip=300, rate=5000))
+    history.visible_until = lambda: _ms(events[min(max(ldp.feed_position - 1, 0), len(events) - 1)])
+    config = json.dumps({**FAST, "batchMaxEvents": batch, "stateDir": str(tmp_path / "state"),
+                         "history": history_config(history)})
+    fields = ["ka.auditid", "ka.stage"]
+    first = run_host(host, plugin, ldp.url(TOKEN), fields, config=config, max_events=420, time_limit=60)
+    expected = [(e["auditID"], e["stage"]) for e in events]
+    assert keys(first) == expected[:420]
+    checkpoint = json.loads((tmp_path / "state" / "stream-1.checkpoint.json").read_text())
+    # The last event of the last batch Falco asked beyond: at most one batch comes again.
+    resumed = [_ms(e) * 1_000_000 for e in events].index(checkpoint["timeNs"]) + 1
+    assert 420 - batch <= resumed <= 420
+    second = run_host(host, plugin, ldp.url(TOKEN), fields, config=config, time_limit=60,
+                      max_events=len(events) - resumed)
+    assert keys(second) == expected[resumed:]
+    assert second.metrics["gaps_seen"] == 1 and second.metrics["gaps_filled"] == 1
+    assert history.password not in first.stderr + second.stderr
+
+
+@pytest.mark.parametrize("content, words", [("{not json", "cannot be read"),
+                                            ('{"version": 1, "stream": "other", "timeNs": 1, "identity": 2}',
+                                             "another stream"),
+                                            ('{"version": 9}', "not a k8saudit-ovh checkpoint")])
+def test_corrupt_or_foreign_checkpoint_is_reported_and_ignored(host, plugin, server, history, tmp_path,
+                                                               content, words):
+    events = feed(100, int(time.time() * 1000))
+    ldp = server([frame(e) for e in events])
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "stream-1.checkpoint.json").write_text(content)
+    config = json.dumps({**FAST, "stateDir": str(state), "history": history_config(history)})
+    run = run_host(host, plugin, ldp.url(TOKEN), ["ka.auditid", "ka.stage"], config=config, max_events=100,
+                   time_limit=60)
+    assert keys(run) == [(e["auditID"], e["stage"]) for e in events]
+    assert f"checkpoint {state / 'stream-1.checkpoint.json'} ignored: " in run.stderr and words in run.stderr
+    assert run.metrics["gaps_seen"] == 0

@@ -149,8 +149,11 @@ uint32_t LdpStream::drain(EventBatch& batch, uint32_t max) {
         SpscRing& ring = filling_ ? history_->ring : ring_;
         if (!ring.peek(&payload, &ts, &id)) break;  // while filling: live waits for history
         if (payload.empty()) {  // a gap begins (live ring) or its fill ends (history ring)
+            if (filling_) floor_ts_ = floor_id_ = 0;
             filling_ = !filling_;
             filling_flag_.store(filling_, std::memory_order_relaxed);
+        } else if (filling_ && (ts < floor_ts_ || id == floor_id_)) {
+            gap_counters.duplicates_dropped.fetch_add(1, std::memory_order_relaxed);
         } else if (deliver(batch, payload, ts, id)) {
             n++;
             if (filling_) gap_counters.events_recovered.fetch_add(1, std::memory_order_relaxed);

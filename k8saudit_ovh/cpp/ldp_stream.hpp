@@ -58,6 +58,12 @@ public:
     // Keeps the identities of the last `window_ns` of delivered events (at most
     // `capacity`) and a history ring: gaps can be filled.
     void enable_history(size_t capacity, uint64_t window_ns);
+    // The first fill (from a checkpoint) starts after the event `id` of time `ts_ns`: what
+    // history holds before it was delivered before the restart.
+    void set_fill_floor(uint64_t ts_ns, uint64_t id) {
+        floor_ts_ = ts_ns;
+        floor_id_ = id;
+    }
 
     // ---- the filler thread ----
     // Unwraps one stored audit event text (a GELF short_message) into the history ring
@@ -134,6 +140,7 @@ private:
     FirstLive first_live_[kFirstLiveSlots];
     // Falco's thread only
     bool filling_ = false;
+    uint64_t floor_ts_ = 0, floor_id_ = 0;
     uint64_t drained_ts_ = 0, drained_id_ = 0;
     std::atomic<bool> filling_flag_{false};
     std::atomic<uint64_t> delivered_ts_{0}, delivered_id_{0};

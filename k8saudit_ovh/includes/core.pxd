@@ -84,6 +84,7 @@ cdef extern from "ldp_stream.hpp" namespace "k8a" nogil:
         size_t ring_used()
         size_t ring_capacity()
         void enable_history(size_t capacity, uint64_t window_ns) except +
+        void set_fill_floor(uint64_t ts_ns, uint64_t id)
         bool open_gap(uint64_t* last_ts)
         uint64_t first_live_ts(uint64_t gap)
         bool push_history(const char* data, size_t len)
