@@ -30,7 +30,7 @@ from k8saudit_ovh.ldp_reader import ReaderOptions, StreamReader
 from k8saudit_ovh.open_params import parse_open_params
 from k8saudit_ovh.redaction import redact
 from k8saudit_ovh.sources.checkpoint import Checkpoint, Checkpointer, CheckpointStore, fingerprint
-from k8saudit_ovh.sources.gap_fill import Gap, GapFiller, endpoint_from_config
+from k8saudit_ovh.sources.gap_fill import Gap, GapFiller, HistoryReplay, endpoint_from_config
 
 cdef enum:
     PLUGIN_ID = 22
@@ -210,6 +210,9 @@ cdef class StreamSink:
             ok = self.stream.end_fill()
         return ok
 
+    def finish(self):
+        self.stream.finish()
+
     def first_live_ts(self, uint64_t gap):
         return self.stream.first_live_ts(gap)
 
@@ -292,6 +295,7 @@ def _history_endpoints(dict settings, list sources):
 
 
 cdef int open_streams(PluginState* st, Instance* inst, list sources) except -1:
+    cdef uint64_t unused_ts
     settings = <dict>st.settings
     options = _reader_options(settings)
     inst.streams = new vector[LdpStream*]()
@@ -314,6 +318,13 @@ cdef int open_streams(PluginState* st, Instance* inst, list sources) except -1:
         inst.streams.push_back((<StreamSink>sink).stream)
         label = source.name or str(number)
         inst.labels.push_back(label.encode())
+        if source.kind == "history":
+            if endpoint is None:
+                raise ValueError(f"open params {source.display} need init_config 'history' for this stream")
+            (<StreamSink>sink).stream.enable_history(RECENT_IDS, <uint64_t>((2 * endpoint.overlap_s + 60) * 1e9))
+            (<StreamSink>sink).stream.open_gap(&unused_ts)  # Falco reads the history ring first
+            readers.append(HistoryReplay(label, endpoint, sink, *source.window_ms))
+            continue
         if endpoint is not None:
             # The window spans the overlap on both sides of a gap, and the stream's own
             # disorder in event time.
@@ -334,6 +345,8 @@ cdef int open_streams(PluginState* st, Instance* inst, list sources) except -1:
     # plugin_open fails only for what retrying cannot heal (bad token, bad URL).
     deadline = time.monotonic() + settings["connectTimeoutS"]
     for reader in readers:
+        if isinstance(reader, HistoryReplay):
+            continue
         outcome, message = reader.wait_first_outcome(max(0.0, deadline - time.monotonic()))
         if outcome == "fatal":
             raise ValueError(message)
@@ -352,6 +365,9 @@ cdef api void* k8a_open(void* s, const char* params, ss_plugin_rc* rc):
         files = [src for src in sources if src.kind == "file"]
         if files and len(sources) > 1:
             raise ValueError("a file:// source cannot be combined with other sources")
+        windows = [src for src in sources if src.kind == "history"]
+        if windows and len(windows) < len(sources):
+            raise ValueError("a history: source ends, a live stream does not: they cannot be combined")
         if len(sources) > MAX_STREAMS:
             raise ValueError(f"at most {MAX_STREAMS} streams per plugin instance, got {len(sources)}")
     except ValueError as e:
@@ -449,7 +465,19 @@ cdef ss_plugin_rc next_from_streams(PluginState* st, Instance* inst) noexcept no
     if failure != NULL:
         set_error(st, failure)
         return SS_PLUGIN_FAILURE
+    if streams_done(inst):
+        inst.finished = True
+        return SS_PLUGIN_EOF
     return SS_PLUGIN_TIMEOUT
+
+
+cdef bint streams_done(Instance* inst) noexcept nogil:
+    """Every stream is a history: window that was read whole and delivered."""
+    cdef size_t i
+    for i in range(inst.streams.size()):
+        if not inst.streams[0][i].done():
+            return False
+    return True
 
 
 cdef ss_plugin_rc next_from_file(PluginState* st, Instance* inst) noexcept nogil:

@@ -71,6 +71,8 @@ public:
     bool push_history(const char* data, size_t len);
     // The fill of the oldest open gap is over (filled or not): live delivery resumes.
     bool end_fill();
+    // A history-only stream (history: source) has nothing more after what it pushed.
+    void finish() { finished_.store(true, std::memory_order_release); }
     GapCounters gap_counters;
 
     // ---- Falco's event thread ----
@@ -99,6 +101,8 @@ public:
     uint64_t delivered_id() const { return delivered_id_.load(std::memory_order_relaxed); }
     bool filling() const { return filling_flag_.load(std::memory_order_relaxed); }
     bool has_history() const { return history_ != nullptr; }
+    // Falco's thread: finished, and every event delivered.
+    bool done() const { return finished_.load(std::memory_order_acquire) && !filling_ && ring_.used() == 0; }
 
 private:
     // Writes one event into `ring`, waiting while it is full (back-pressure).
@@ -142,7 +146,7 @@ private:
     bool filling_ = false;
     uint64_t floor_ts_ = 0, floor_id_ = 0;
     uint64_t drained_ts_ = 0, drained_id_ = 0;
-    std::atomic<bool> filling_flag_{false};
+    std::atomic<bool> filling_flag_{false}, finished_{false};
     std::atomic<uint64_t> delivered_ts_{0}, delivered_id_{0};
     std::shared_ptr<Wakeup> wake_;
     RateLimitedLog log_;

@@ -94,4 +94,6 @@ cdef extern from "ldp_stream.hpp" namespace "k8a" nogil:
         uint64_t delivered_id()
         bool filling()
         bool has_history()
+        void finish()
+        bool done()
         GapCounters gap_counters

@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from ..redaction import logger
 from .history import HistoryClient, HistoryCursor, HistoryEndpoint, HistoryError
 
-__all__ = ["Gap", "GapFiller", "endpoint_from_config", "format_ms"]
+__all__ = ["Gap", "GapFiller", "HistoryReplay", "endpoint_from_config", "format_ms"]
 
 log = logger("k8saudit_ovh.history")
 
@@ -161,3 +161,49 @@ class GapFiller:
         requests, errors = self._client.requests, self._client.errors
         self._sink.count_history(requests - self._counted[0], errors - self._counted[1])
         self._counted = (requests, errors)
+
+
+class HistoryReplay:
+    """A `history:FROM..TO` source: reads that window into the stream's history ring, in
+    time order, then ends the stream (like file://). A window that cannot be read whole
+    fails the source with the reason. Sink: push_history, end_fill, finish, on_fatal."""
+
+    def __init__(self, label: str, endpoint: HistoryEndpoint, sink, start_ms: int, end_ms: int):
+        self.label = label
+        self._sink = sink
+        self._window = (start_ms, end_ms)
+        self._stop = threading.Event()
+        self._client = HistoryClient(endpoint, self._stop)
+        self._thread: threading.Thread | None = None
+        self.documents = 0
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=f"history-replay {self.label}", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 1.0) -> bool:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return self._thread is None or not self._thread.is_alive()
+
+    def _run(self) -> None:
+        start_ms, end_ms = self._window
+        cursor = HistoryCursor(self._client, start_ms)
+        try:
+            for doc in cursor.read_until(end_ms):
+                if not self._sink.push_history(doc.audit.encode("utf-8", "surrogatepass")):
+                    return  # closing
+            if self._stop.is_set():
+                return
+            self._sink.count_history(self._client.requests, self._client.errors)
+            self._sink.end_fill()
+            self._sink.finish()
+            log.info("history %s: %d events from %s to %s", self.label, cursor.documents, format_ms(start_ms),
+                     format_ms(end_ms))
+        except HistoryError as exc:
+            self._sink.count_history(self._client.requests, self._client.errors)
+            self._sink.on_fatal(f"history {self.label}: window read up to {format_ms(cursor.time_ms)} of "
+                                f"{format_ms(start_ms)}..{format_ms(end_ms)}: {exc.reason}")
+        finally:
+            self._client.close()
