@@ -111,6 +111,8 @@ cdef api void* k8a_init(const char* config_text, ss_plugin_rc* rc):
     pthread_mutex_init(&st.metrics_lock, NULL)
     try:
         settings = _config.parse(config_text.decode("utf-8", "replace"))
+        for values in (settings["history"] or {}).values():
+            endpoint_from_config(values)  # a bad URL fails here; the password is a secret from now on
         st.max_event_size = settings["maxEventSize"]
         st.batch_max_events = settings["batchMaxEvents"]
         st.batch_timeout_ms = settings["batchTimeoutMs"]

@@ -44,3 +44,11 @@ def test_every_history_key_is_in_the_reference_table():
     table = config.markdown_table()
     for key in config.HISTORY_KEYS:
         assert f"`history.{key.name}`" in table
+
+
+def test_a_bad_history_url_fails_init_without_the_password(host, plugin):
+    from c_host import run_host
+    cfg = json.dumps({"history": {"url": "http://gra1.logs.ovh.com:9200/alias", "password": "init-secret-77"}})
+    run = run_host(host, plugin, "file:///dev/null", config=cfg)
+    assert run.end["end"] == "init-failure" and "only allowed on loopback" in run.end["error"]
+    assert "init-secret-77" not in run.stderr + json.dumps(run.end)

@@ -74,7 +74,6 @@ class GapFiller:
         self._gaps: queue.Queue[Gap] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._counted = (0, 0)  # requests and errors already reported to the sink
-        self.unfilled: list[tuple[int, int, str]] = []  # (from ms, to ms, reason) of each unfilled gap
 
     def __repr__(self) -> str:
         return f"<GapFiller {self.label} {self.endpoint.display}>"
@@ -151,7 +150,6 @@ class GapFiller:
             log.info("stream %s: gap %d filled from history: %d events read in %.1f s", self.label, gap.number,
                      cursor.documents, seconds)
         else:
-            self.unfilled.append(problem)
             log.warning("stream %s: gap %d not filled from %s to %s: %s (%d events read from history)", self.label,
                         gap.number, format_ms(problem[0]), format_ms(problem[1]), problem[2], cursor.documents)
         self._sink.end_fill()
