@@ -149,3 +149,35 @@ def test_corrupt_or_foreign_checkpoint_is_reported_and_ignored(host, plugin, ser
     assert keys(run) == [(e["auditID"], e["stage"]) for e in events]
     assert f"checkpoint {state / 'stream-1.checkpoint.json'} ignored: " in run.stderr and words in run.stderr
     assert run.metrics["gaps_seen"] == 0
+
+
+def test_history_that_lags_the_tail_is_waited_for(host, plugin, server, history):
+    """History shows what the feed sent half a second earlier: each fill waits until history
+    holds the first live event before live delivery resumes, and nothing is lost."""
+    import threading
+    events = feed(3 * 250 + 100, int(time.time() * 1000))
+    history.add_events(events, [_ms(e) for e in events])
+    ldp = server([frame(e) for e in events], Behavior(reset_after=150, resume_skip=100, rate=2000))
+    positions, stop = [(time.monotonic(), 0)], threading.Event()
+
+    def sample():
+        while not stop.wait(0.01):
+            positions.append((time.monotonic(), ldp.feed_position))
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+
+    def visible_ms():
+        seen = [p for t, p in positions if t <= time.monotonic() - 0.5] or [0]
+        return _ms(events[max(seen[-1] - 1, 0)]) if seen[-1] else 0
+    history.visible_until = visible_ms
+    config = json.dumps({**FAST, "history": history_config(history, fillWaitS=20)})
+    try:
+        run = run_host(host, plugin, ldp.url(TOKEN), ["ka.auditid", "ka.stage"], config=config,
+                       max_events=len(events), time_limit=120)
+    finally:
+        stop.set()
+        sampler.join()
+    assert keys(run) == [(e["auditID"], e["stage"]) for e in events]
+    assert run.metrics["gaps_filled"] == 3 and run.metrics["gaps_not_filled"] == 0
+    # Each fill asked again after history had not reached the live tail yet.
+    assert run.metrics["history_requests"] >= 2 * 3
