@@ -131,3 +131,12 @@ def test_password_in_the_url_is_redacted():
 ])
 def test_time_values(value, ms):
     assert parse_time_ms(value) == ms
+
+
+def test_a_slow_history_times_out_and_is_retried_within_bounds(history):
+    history.add_events([audit_event(1)], [BASE_MS])
+    history.misbehavior.delay_s = 1.0
+    client = HistoryClient(endpoint(history, timeout_s=0.3, max_retries=1))
+    with pytest.raises(HistoryError) as failure:
+        list(client.read(BASE_MS, BASE_MS + 10))
+    assert "cannot connect (ConnectionTimeout)" in failure.value.reason and client.requests == 2
