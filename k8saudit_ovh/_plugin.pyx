@@ -28,7 +28,7 @@ from k8saudit_ovh._extract cimport Extractor, free_extractor, new_extractor
 from k8saudit_ovh import config as _config
 from k8saudit_ovh.ldp_reader import ReaderOptions, StreamReader
 from k8saudit_ovh.open_params import parse_open_params
-from k8saudit_ovh.redaction import redact
+from k8saudit_ovh.redaction import logger, redact
 from k8saudit_ovh.sources.checkpoint import Checkpoint, Checkpointer, CheckpointStore, fingerprint
 from k8saudit_ovh.sources.gap_fill import Gap, GapFiller, HistoryReplay, endpoint_from_config
 
@@ -88,6 +88,9 @@ cdef void set_error(PluginState* st, const char* msg) noexcept nogil:
 
 cdef void set_py_error(PluginState* st, str msg):
     set_error(st, redact(msg).encode("utf-8", "replace"))
+
+
+_log = logger("k8saudit_ovh")
 
 
 def _log_to_stderr():
@@ -342,6 +345,8 @@ cdef int open_streams(PluginState* st, Instance* inst, list sources) except -1:
         readers.append(StreamReader(source, sink, options))
     if checkpointed:
         fillers.append(Checkpointer(store, checkpointed))
+    elif store is not None:
+        _log.warning("stateDir is set but no stream has history: there is nothing to resume from")
     for thread in fillers + readers:
         thread.start()
     # plugin_open fails only for what retrying cannot heal (bad token, bad URL).

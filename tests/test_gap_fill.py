@@ -188,3 +188,11 @@ def test_history_that_lags_the_tail_is_waited_for(host, plugin, server, history)
     assert metrics["gaps_filled"] == 3 and metrics["gaps_not_filled"] == 0
     # A fill asked again after history had not reached the live tail yet.
     assert metrics["history_requests"] > metrics["gaps_seen"]
+
+
+def test_state_dir_without_history_says_so(host, plugin, server, tmp_path):
+    ldp = server([frame(e) for e in feed(10, int(time.time() * 1000))])
+    run = run_host(host, plugin, ldp.url(TOKEN), ["ka.auditid"], config=json.dumps({**FAST, "stateDir": str(tmp_path)}),
+                   max_events=10, time_limit=60)
+    assert len(run.events) == 10 and "no stream has history" in run.stderr
+    assert not list(tmp_path.iterdir())
