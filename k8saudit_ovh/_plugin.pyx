@@ -26,14 +26,16 @@ from k8saudit_ovh.includes.core cimport *
 from k8saudit_ovh._extract cimport Extractor, free_extractor, new_extractor
 
 from k8saudit_ovh import config as _config
+from k8saudit_ovh.redaction import logger, redact
+from k8saudit_ovh.sources.checkpoint import Checkpoint, Checkpointer, CheckpointStore, fingerprint
+from k8saudit_ovh.sources.gap_fill import Gap, GapFiller, HistoryReplay, endpoint_from_config
 from k8saudit_ovh.sources.ldp_reader import ReaderOptions, StreamReader
 from k8saudit_ovh.sources.open_params import parse_open_params
-from k8saudit_ovh.redaction import redact
 
 cdef enum:
     PLUGIN_ID = 22
     MAX_STREAMS = 16
-    MAX_METRICS = 512
+    MAX_METRICS = 1024
     METRIC_NAME_LEN = 96
     EVENT_TEXT_LEN = 4096
 
@@ -64,6 +66,7 @@ cdef struct Instance:
     uint32_t next_stream      # round-robin start, so one busy stream cannot starve others
     PyObject* readers         # list[StreamReader]
     PyObject* sinks           # list[StreamSink]
+    PyObject* fillers         # list[GapFiller]: streams with history, and their Checkpointer
     vector[string]* labels    # metric label of each stream: its name or number, never the URL
 
 cdef struct PluginState:
@@ -87,6 +90,9 @@ cdef void set_py_error(PluginState* st, str msg):
     set_error(st, redact(msg).encode("utf-8", "replace"))
 
 
+_log = logger("k8saudit_ovh")
+
+
 def _log_to_stderr():
     """State changes of the readers go to stderr, where Falco's own logs go. A Python
     program that loaded the plugin and set up logging itself keeps its own setup."""
@@ -108,6 +114,8 @@ cdef api void* k8a_init(const char* config_text, ss_plugin_rc* rc):
     pthread_mutex_init(&st.metrics_lock, NULL)
     try:
         settings = _config.parse(config_text.decode("utf-8", "replace"))
+        for values in (settings["history"] or {}).values():
+            endpoint_from_config(values)  # a bad URL fails here; the password is a secret from now on
         st.max_event_size = settings["maxEventSize"]
         st.batch_max_events = settings["batchMaxEvents"]
         st.batch_timeout_ms = settings["batchTimeoutMs"]
@@ -141,9 +149,14 @@ cdef api const char* k8a_last_error(void* s) noexcept nogil:
 # ---- LDP streams ----------------------------------------------------------------------
 
 cdef class StreamSink:
-    """What a StreamReader thread calls (see sources/ldp_reader.py); owns the stream's C++ state."""
+    """What a StreamReader thread calls (see sources/ldp_reader.py), and a GapFiller's thread
+    (see sources/gap_fill.py) when the stream has history; owns the stream's C++ state."""
     cdef LdpStream* stream
     cdef uint64_t max_message
+    cdef object filler      # GapFiller, or None without history
+    cdef bint was_connected
+    cdef uint64_t gaps      # gaps opened so far (numbered from 1, as the C++ stream does)
+    cdef uint64_t lost_ms   # wall-clock time the last connection was lost
 
     def __dealloc__(self):
         del self.stream
@@ -158,10 +171,69 @@ cdef class StreamSink:
 
     def on_connected(self):
         self.stream.set_connected(True)
+        if self.filler is not None and self.was_connected:
+            self.open_gap(self.lost_ms)
+        self.was_connected = True
 
     def on_disconnected(self, str reason):
         self.stream.set_connected(False)
         self.stream.count_disconnect()
+        self.lost_ms = int(time.time() * 1000)
+
+    def open_gap(self, uint64_t lost_ms, uint64_t since_ns=0):
+        """Called by the live producer (or before it starts): history fills from here,
+        from `since_ns` if given, else from the last event the stream received."""
+        cdef uint64_t last_ts = 0
+        cdef bint ok
+        with nogil:  # the marker may wait for room in the ring
+            ok = self.stream.open_gap(&last_ts)
+        if ok:
+            self.gaps += 1
+            self.filler.add(Gap(self.gaps, (since_ns or last_ts) // 1000000, lost_ms, int(time.time() * 1000)))
+
+    def delivered(self):
+        """The last event Falco has received, as a Checkpoint; None before any."""
+        cdef uint64_t ts = self.stream.delivered_ts()
+        return Checkpoint(ts, self.stream.delivered_id()) if ts else None
+
+    def resume_from(self, checkpoint):
+        """Before the reader starts: fill from the checkpoint, then follow live."""
+        self.stream.set_fill_floor(checkpoint.time_ns, checkpoint.identity)
+        self.open_gap(checkpoint.time_ns // 1000000, checkpoint.time_ns)
+
+    def push_history(self, bytes data):
+        cdef const char* p = data
+        cdef size_t n = len(data)
+        cdef bint more
+        with nogil:
+            more = self.stream.push_history(p, n)
+        return more
+
+    def end_fill(self):
+        cdef bint ok
+        with nogil:
+            ok = self.stream.end_fill()
+        return ok
+
+    def finish(self):
+        self.stream.finish()
+
+    def first_live_ts(self, uint64_t gap):
+        return self.stream.first_live_ts(gap)
+
+    def gaps_opened(self):
+        return self.gaps
+
+    def count_gap(self, bint filled, uint64_t ms):
+        if filled:
+            self.stream.gap_counters.gaps_filled.fetch_add(1)
+        else:
+            self.stream.gap_counters.gaps_not_filled.fetch_add(1)
+        self.stream.gap_counters.gap_fill_ms.fetch_add(ms)
+
+    def count_history(self, uint64_t requests, uint64_t errors):
+        self.stream.gap_counters.history_requests.fetch_add(requests)
+        self.stream.gap_counters.history_errors.fetch_add(errors)
 
     def on_reconnect_attempt(self):
         self.stream.count_reconnect()
@@ -190,40 +262,98 @@ def _reader_options(dict settings):
         verify_tls=settings["verifyTLS"], max_message=_config.max_frame_bytes(settings["maxEventSize"]))
 
 
-def _stop_readers(list sinks, list readers, float budget_s=1.0):
-    """Unblocks every reader (a full ring included), then joins them within one budget."""
+def _stop_readers(list sinks, list readers, list fillers, float budget_s=1.0):
+    """Unblocks every reader and filler (a full ring included), then joins them within one
+    budget."""
     for sink in sinks:
         (<StreamSink>sink).stream.stop()
-    for reader in readers:
-        reader.stop(timeout=0)
+    for thread in readers + fillers:
+        thread.stop(timeout=0)
     deadline = time.monotonic() + budget_s
-    for reader in readers:
-        reader.stop(timeout=max(0.0, deadline - time.monotonic()))
+    for thread in readers + fillers:
+        thread.stop(timeout=max(0.0, deadline - time.monotonic()))
+
+
+# Identities kept to drop what a gap-fill delivers twice: enough for the overlap of a
+# busy stream (2 × overlapS at 5 000 events/s is 100 000).
+RECENT_IDS = 1 << 18
+
+
+def _history_endpoints(dict settings, list sources):
+    """The history endpoint of each source (None: no history)."""
+    history = settings["history"]
+    if not history:
+        return [None] * len(sources)
+    if None in history:
+        if len(sources) > 1:
+            raise ValueError("init_config 'history' is one endpoint but open params name several streams: "
+                             "give a map from stream name to endpoint")
+        chosen = [history[None]]
+    else:
+        names = {source.name for source in sources}
+        unknown = sorted(set(history) - names)
+        if unknown:
+            raise ValueError(f"init_config 'history' names streams the open params do not: {', '.join(unknown)}")
+        chosen = [history.get(source.name) for source in sources]
+    return [endpoint_from_config(values, settings["verifyTLS"], settings["caFile"]) if values else None
+            for values in chosen]
 
 
 cdef int open_streams(PluginState* st, Instance* inst, list sources) except -1:
+    cdef uint64_t unused_ts
     settings = <dict>st.settings
     options = _reader_options(settings)
     inst.streams = new vector[LdpStream*]()
     inst.wake = new shared_ptr[Wakeup](make_shared[Wakeup]())
     inst.labels = new vector[string]()
-    sinks, readers = [], []
+    sinks, readers, fillers = [], [], []
     # Kept in the instance as they are made, so close() cleans up after a failure too.
     Py_INCREF(sinks)
     inst.sinks = <PyObject*>sinks
     Py_INCREF(readers)
     inst.readers = <PyObject*>readers
-    for number, source in enumerate(sources, start=1):
+    Py_INCREF(fillers)
+    inst.fillers = <PyObject*>fillers
+    endpoints = _history_endpoints(settings, sources)
+    store = CheckpointStore(settings["stateDir"]) if settings["stateDir"] else None
+    checkpointed = []
+    for number, (source, endpoint) in enumerate(zip(sources, endpoints), start=1):
         sink = new_sink((source.name or "").encode(), settings["ringBytes"], st.max_event_size, inst.wake[0])
         sinks.append(sink)
         inst.streams.push_back((<StreamSink>sink).stream)
-        inst.labels.push_back((source.name or str(number)).encode())
+        label = source.name or str(number)
+        inst.labels.push_back(label.encode())
+        if source.kind == "history":
+            if endpoint is None:
+                raise ValueError(f"open params {source.display} need init_config 'history' for this stream")
+            (<StreamSink>sink).stream.enable_history(RECENT_IDS, <uint64_t>((2 * endpoint.overlap_s + 60) * 1e9))
+            (<StreamSink>sink).stream.open_gap(&unused_ts)  # Falco reads the history ring first
+            readers.append(HistoryReplay(label, endpoint, sink, *source.window_ms))
+            continue
+        if endpoint is not None:
+            # The window spans the overlap on both sides of a gap, and the stream's own
+            # disorder in event time.
+            (<StreamSink>sink).stream.enable_history(RECENT_IDS, <uint64_t>((2 * endpoint.overlap_s + 60) * 1e9))
+            (<StreamSink>sink).filler = GapFiller(label, endpoint, sink)
+            fillers.append((<StreamSink>sink).filler)
+            if store is not None:
+                stream_id = fingerprint(source.display)
+                checkpoint = store.load(label, stream_id)
+                if checkpoint is not None:
+                    (<StreamSink>sink).resume_from(checkpoint)
+                checkpointed.append((label, stream_id, (<StreamSink>sink).delivered))
         readers.append(StreamReader(source, sink, options))
-    for reader in readers:
-        reader.start()
+    if checkpointed:
+        fillers.append(Checkpointer(store, checkpointed))
+    elif store is not None:
+        _log.warning("stateDir is set but no stream has history: there is nothing to resume from")
+    for thread in fillers + readers:
+        thread.start()
     # plugin_open fails only for what retrying cannot heal (bad token, bad URL).
     deadline = time.monotonic() + settings["connectTimeoutS"]
     for reader in readers:
+        if isinstance(reader, HistoryReplay):
+            continue
         outcome, message = reader.wait_first_outcome(max(0.0, deadline - time.monotonic()))
         if outcome == "fatal":
             raise ValueError(message)
@@ -242,6 +372,9 @@ cdef api void* k8a_open(void* s, const char* params, ss_plugin_rc* rc):
         files = [src for src in sources if src.kind == "file"]
         if files and len(sources) > 1:
             raise ValueError("a file:// source cannot be combined with other sources")
+        windows = [src for src in sources if src.kind == "history"]
+        if windows and len(windows) < len(sources):
+            raise ValueError("a history: source ends, a live stream does not: they cannot be combined")
         if len(sources) > MAX_STREAMS:
             raise ValueError(f"at most {MAX_STREAMS} streams per plugin instance, got {len(sources)}")
     except ValueError as e:
@@ -276,7 +409,8 @@ cdef api void* k8a_open(void* s, const char* params, ss_plugin_rc* rc):
 
 cdef void free_instance(Instance* inst):
     if inst.sinks != NULL:
-        _stop_readers(<list>inst.sinks, <list>inst.readers)
+        _stop_readers(<list>inst.sinks, <list>inst.readers, <list>inst.fillers)
+    Py_XDECREF(inst.fillers)
     Py_XDECREF(inst.readers)
     Py_XDECREF(inst.sinks)  # frees each stream's C++ state once its thread is gone
     del inst.labels
@@ -338,7 +472,19 @@ cdef ss_plugin_rc next_from_streams(PluginState* st, Instance* inst) noexcept no
     if failure != NULL:
         set_error(st, failure)
         return SS_PLUGIN_FAILURE
+    if streams_done(inst):
+        inst.finished = True
+        return SS_PLUGIN_EOF
     return SS_PLUGIN_TIMEOUT
+
+
+cdef bint streams_done(Instance* inst) noexcept nogil:
+    """Every stream is a history: window that was read whole and delivered."""
+    cdef size_t i
+    for i in range(inst.streams.size()):
+        if not inst.streams[0][i].done():
+            return False
+    return True
 
 
 cdef ss_plugin_rc next_from_file(PluginState* st, Instance* inst) noexcept nogil:
@@ -359,9 +505,14 @@ cdef api ss_plugin_rc k8a_next_batch(void* s, void* h, uint32_t* nevts, ss_plugi
     cdef PluginState* st = <PluginState*>s
     cdef Instance* inst = <Instance*>h
     cdef ss_plugin_rc rc
+    cdef size_t i
     nevts[0] = 0
     if inst.finished:
         return SS_PLUGIN_EOF
+    # Falco asks for more: it has every event of the previous batch.
+    if inst.streams != NULL:
+        for i in range(inst.streams.size()):
+            inst.streams[0][i].commit_delivered()
     inst.batch.clear()
     rc = next_from_file(st, inst) if inst.replay != NULL else next_from_streams(st, inst)
     if rc == SS_PLUGIN_SUCCESS:
@@ -449,6 +600,7 @@ cdef void add_stream_metrics(Metrics* m, Instance* inst) noexcept nogil:
     add_metric(m, "", "events_emitted", events, True)
     add_metric(m, "", "reconnects", reconnects, True)
     add_metric(m, "", "backpressure_stalls", stalls, True)
+    add_gap_metrics(m, "", inst, -1)
     for i in range(inst.streams.size()):
         s = inst.streams[0][i]
         snprintf(prefix, METRIC_NAME_LEN, "stream.%s.", inst.labels[0][i].c_str())
@@ -460,6 +612,39 @@ cdef void add_stream_metrics(Metrics* m, Instance* inst) noexcept nogil:
         add_metric(m, prefix, "ring_bytes_capacity", s.ring_capacity(), False)
         add_frame_metrics(m, prefix, &s.frames())
         add_event_metrics(m, prefix, &s.events())
+        add_gap_metrics(m, prefix, inst, i)
+
+
+cdef void add_gap_metrics(Metrics* m, const char* prefix, Instance* inst, long only) noexcept nogil:
+    """Gap-filling counters of stream `only`, or summed over the streams (-1); none when
+    no stream has history."""
+    cdef uint64_t v[8]
+    cdef GapCounters* g
+    cdef size_t i, k
+    cdef bint any_history = False
+    cdef const char* names[8]
+    names[:] = [b"gaps_seen", b"gaps_filled", b"gaps_not_filled", b"events_recovered",
+                b"duplicates_dropped", b"history_requests", b"history_errors", b"gap_fill_ms"]
+    for k in range(8):
+        v[k] = 0
+    for i in range(inst.streams.size()):
+        if only >= 0 and <long>i != only:
+            continue
+        if not inst.streams[0][i].has_history():
+            continue
+        g = &inst.streams[0][i].gap_counters
+        any_history = True
+        v[0] += g.gaps_seen.load()
+        v[1] += g.gaps_filled.load()
+        v[2] += g.gaps_not_filled.load()
+        v[3] += g.events_recovered.load()
+        v[4] += g.duplicates_dropped.load()
+        v[5] += g.history_requests.load()
+        v[6] += g.history_errors.load()
+        v[7] += g.gap_fill_ms.load()
+    if any_history:
+        for k in range(8):
+            add_metric(m, prefix, names[k], v[k], True)
 
 
 cdef api ss_plugin_metric* k8a_metrics(void* s, uint32_t* n) noexcept nogil:

@@ -11,7 +11,8 @@ so the tarball carries what the plugin runs on, in the layout c/python_embed.c s
                                                 beyond glibc (libssl, libcrypto, libffi, zlib, …)
     k8saudit-ovh/lib/python3.X/               trimmed standard library (os.py marks a bundle)
     k8saudit-ovh/lib/python3.X/lib-dynload/   its extension modules, RUNPATH $ORIGIN/../..
-    k8saudit-ovh/site-packages/               k8saudit_ovh and websocket-client
+    k8saudit-ovh/site-packages/               k8saudit_ovh, websocket-client, opensearch-py and
+                                                what they require (BUNDLED_DISTRIBUTIONS)
 
 falcoctl extracts it into Falco's plugins directory, which every artifact shares: the
 interpreter's directory has a name of its own (paths.BUNDLE_DIR).
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import argparse
 import compileall
-import importlib.util
+from importlib import metadata
 import py_compile
 import re
 import shutil
@@ -51,6 +52,11 @@ STDLIB_SKIP_FILES = {"turtle.py", "pydoc.py", "antigravity.py", "this.py", "tabn
                      "profile.py", "pdb.py", "doctest.py"}
 DYNLOAD_SKIP = re.compile(r"^(_test|_ctypes_test|_xx|xxlimited|_tkinter|_curses|readline|nis|_crypt|ossaudiodev|"
                           r"spwd|audioop|_dbm|_gdbm|_sqlite3)")
+
+
+# The plugin's runtime dependencies (pyproject.toml), bundled with every distribution they
+# require as installed in the building Python.
+BUNDLED_DISTRIBUTIONS = ("websocket-client", "opensearch-py")
 
 
 def artifact_name() -> str:
@@ -99,8 +105,12 @@ def stage_python(root: Path, package_dir: Path) -> None:
             _copy_elf(module, dynload / module.name, rpath="$ORIGIN/../..")
     site = root / "site-packages"
     _copy_package(package_dir, site / "k8saudit_ovh")
-    _copy_package(_package_dir("websocket"), site / "websocket")
-    for elf in [lib / libpython.name, *dynload.glob("*.so"), *(site / "k8saudit_ovh").glob("*.so")]:
+    for top in _top_levels(_distribution_closure(BUNDLED_DISTRIBUTIONS)):
+        if top.is_dir():
+            _copy_package(top, site / top.name)
+        else:
+            shutil.copy2(top, site / top.name)
+    for elf in [lib / libpython.name, *dynload.glob("*.so"), *site.rglob("*.so")]:
         _bundle_dependencies(elf, lib)
     # Compiled once here: the shim never writes bytecode, and falcoctl does not keep file
     # times, so only unchecked-hash .pyc files stay valid after installation.
@@ -126,11 +136,38 @@ def _copy_package(src: Path, dst: Path) -> None:
         _strip(so)
 
 
-def _package_dir(name: str) -> Path:
-    spec = importlib.util.find_spec(name)
-    if spec is None or not spec.submodule_search_locations:
-        raise SystemExit(f"the package {name!r} is not installed in this Python: pip install it first")
-    return Path(next(iter(spec.submodule_search_locations)))
+def _distribution_closure(names) -> list[metadata.Distribution]:
+    """The distributions `names` and those they require (extras left out), as installed."""
+    found: dict[str, metadata.Distribution] = {}
+    todo = list(names)
+    while todo:
+        name = todo.pop()
+        key = re.sub(r"[-_.]+", "-", name).lower()
+        if key in found:
+            continue
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            raise SystemExit(f"the package {name!r} is not installed in this Python: pip install it first") from None
+        found[key] = dist
+        for requirement in dist.requires or []:
+            spec, _, marker = requirement.partition(";")
+            if "extra" not in marker:
+                todo.append(re.match(r"\s*([A-Za-z0-9._-]+)", spec).group(1))
+    return list(found.values())
+
+
+def _top_levels(dists: list[metadata.Distribution]) -> list[Path]:
+    """The importable packages and modules the distributions installed."""
+    tops = set()
+    for dist in dists:
+        for file in dist.files or []:
+            first = file.parts[0]
+            if len(file.parts) > 1 and not first.endswith((".dist-info", ".data")) and first not in ("..", "__pycache__"):
+                tops.add(Path(dist.locate_file(first)))
+            elif len(file.parts) == 1 and first.endswith(".py"):
+                tops.add(Path(dist.locate_file(first)))
+    return sorted(tops)
 
 
 def _copy_elf(src: Path, dst: Path, rpath: str = "$ORIGIN") -> None:

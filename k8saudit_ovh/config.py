@@ -14,11 +14,36 @@ from typing import Any
 @dataclass(frozen=True)
 class Key:
     name: str
-    type: type  # int, float, bool or str
+    type: type  # int, float, bool, str, or dict: an object of the keys in `fields`
     default: Any
     desc: str
     minimum: float | None = None
     maximum: float | None = None
+    fields: tuple["Key", ...] = ()
+    required: tuple[str, ...] = ()
+
+
+# One history endpoint (k8saudit_ovh/sources/history.py): the OpenSearch API of the LDP
+# alias attached to a stream.
+HISTORY_KEYS: tuple[Key, ...] = (
+    Key("url", str, "", "OpenSearch URL of the stream's alias: https://<cluster>.logs.ovh.com:9200/<alias> "
+        "(http:// only on loopback)."),
+    Key("user", str, "", "LDP user name (or token user) for HTTP basic auth."),
+    Key("password", str, "", "Its password; write ${VAR} to keep it in a Secret. Never logged."),
+    Key("overlapS", float, 10.0, "Seconds read again before the last delivered event and after the first live "
+        "event of a gap; covers the lag between an event's time and its stored time.", 0, 3600),
+    Key("maxGapS", float, 86400.0, "Oldest gap filled, in seconds; an older start is cut to this and the "
+        "rest reported as not filled.", 1, 30 * 86400),
+    Key("fillWaitS", float, 30.0, "Longest a gap-fill waits for history to reach the first live event (history "
+        "lags the tail); the bound on how long live events are held back.", 0, 3600),
+    Key("timeField", str, "timestamp", "Time field of the stored documents (epoch seconds or milliseconds, "
+        "or a date string)."),
+    Key("shortMessageField", str, "short_message", "Field holding the audit event (GELF short_message)."),
+    Key("messageField", str, "message", "Field holding it in the Graylog layout, read when the first is absent."),
+    Key("pageSize", int, 1000, "Documents per _search request.", 1, 10000),
+    Key("timeoutS", float, 10.0, "Seconds allowed for one _search request.", 0.1, 300),
+    Key("maxRetries", int, 5, "Retries of a request answered 429 or 5xx, or not answered, with backoff.", 0, 100),
+)
 
 
 KEYS: tuple[Key, ...] = (
@@ -54,25 +79,43 @@ KEYS: tuple[Key, ...] = (
         "PEM file of CA certificates to trust instead of the system store.",),
     Key("proxy", str, "",
         "HTTP(S) proxy for the WebSocket connection, as http://host:port.",),
+    Key("stateDir", str, "",
+        "Directory where each stream with history checkpoints the last event Falco received, so that a "
+        "restart fills from there (at most the last batch comes again); on a volume that outlives the pod.",),
+    Key("history", dict, None,
+        "LDP history (OpenSearch API of the stream's alias) used to fill every gap: an object of the "
+        "`history.*` keys below, or a map from stream name to such an object.",
+        fields=HISTORY_KEYS, required=("url",)),
 )
 
 _BY_NAME = {k.name: k for k in KEYS}
-_JSON_TYPE = {int: "integer", float: "number", bool: "boolean", str: "string"}
+_JSON_TYPE = {int: "integer", float: "number", bool: "boolean", str: "string", dict: "object"}
 
 
 def schema_json() -> str:
     """The JSON Schema of init_config (spec section 9). `null` is accepted and means all
     defaults: Falco passes an empty YAML mapping (`init_config: {}`) as JSON `null`."""
+    return json.dumps({"$schema": "http://json-schema.org/draft-04/schema#", "type": ["object", "null"],
+                       "properties": _properties(KEYS), "additionalProperties": False}, separators=(",", ":"))
+
+
+def _properties(keys: tuple[Key, ...]) -> dict[str, Any]:
     props = {}
-    for k in KEYS:
-        p: dict[str, Any] = {"type": _JSON_TYPE[k.type], "default": k.default, "description": k.desc}
+    for k in keys:
+        p: dict[str, Any] = {"description": k.desc, "default": k.default}
+        if k.type is dict:
+            one = {"type": "object", "properties": _properties(k.fields), "required": list(k.required),
+                   "additionalProperties": False}
+            # One object, or a map from stream name to one (a name is never one of its keys).
+            p["anyOf"] = [one, {"type": "object", "additionalProperties": one}]
+        else:
+            p["type"] = _JSON_TYPE[k.type]
         if k.minimum is not None:
             p["minimum"] = k.minimum
         if k.maximum is not None:
             p["maximum"] = k.maximum
         props[k.name] = p
-    return json.dumps({"$schema": "http://json-schema.org/draft-04/schema#", "type": ["object", "null"],
-                       "properties": props, "additionalProperties": False}, separators=(",", ":"))
+    return props
 
 
 def parse(text: str) -> dict[str, Any]:
@@ -94,7 +137,7 @@ def parse(text: str) -> dict[str, Any]:
         key = _BY_NAME.get(name)
         if key is None:
             raise ValueError(f"unknown init_config key '{name}' (known: {', '.join(_BY_NAME)})")
-        values[name] = _check(key, value)
+        values[name] = _check_object(key, value) if key.type is dict else _check(key, value)
     if values["backoffMaxS"] < values["backoffInitialS"]:
         raise ValueError("init_config 'backoffMaxS' must not be below 'backoffInitialS'")
     if values["ringBytes"] < 2 * values["maxEventSize"] + 64:
@@ -102,7 +145,35 @@ def parse(text: str) -> dict[str, Any]:
     return values
 
 
-def _check(key: Key, value: Any) -> Any:
+def _check_object(key: Key, value: Any) -> dict[str | None, dict[str, Any]]:
+    """One object (stored under the name None: every stream) or a map from stream name to
+    one; each returned with all its keys."""
+    if not isinstance(value, dict):
+        raise ValueError(f"init_config '{key.name}' must be an object")
+    names = {f.name for f in key.fields}
+    if set(value) & names or not value:
+        return {None: _check_fields(key, key.name, value)}
+    return {name: _check_fields(key, f"{key.name}.{name}", one) for name, one in value.items()}
+
+
+def _check_fields(key: Key, where: str, value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ValueError(f"init_config '{where}' must be an object")
+    by_name = {f.name: f for f in key.fields}
+    values = {f.name: f.default for f in key.fields}
+    for name, item in value.items():
+        field = by_name.get(name)
+        if field is None:
+            raise ValueError(f"unknown init_config key '{where}.{name}' (known: {', '.join(by_name)})")
+        values[name] = _check(field, item, f"{where}.{name}")
+    for name in key.required:
+        if not values[name]:
+            raise ValueError(f"init_config '{where}' needs '{name}'")
+    return values
+
+
+def _check(key: Key, value: Any, where: str | None = None) -> Any:
+    where = where or key.name
     # bool is an int in Python; JSON true must not pass as a number, nor 1 as a bool.
     if key.type is bool:
         ok = isinstance(value, bool)
@@ -113,12 +184,12 @@ def _check(key: Key, value: Any) -> Any:
     else:
         ok = isinstance(value, str)
     if not ok:
-        raise ValueError(f"init_config '{key.name}' must be {_JSON_TYPE[key.type]}, got {json.dumps(value)}")
+        raise ValueError(f"init_config '{where}' must be {_JSON_TYPE[key.type]}, got {json.dumps(value)}")
     # Python's json reads NaN and Infinity; a NaN timeout or backoff would pass every range.
     if key.type is float and not math.isfinite(value):
-        raise ValueError(f"init_config '{key.name}' must be a finite number, got {value}")
+        raise ValueError(f"init_config '{where}' must be a finite number, got {value}")
     if key.minimum is not None and value < key.minimum or key.maximum is not None and value > key.maximum:
-        raise ValueError(f"init_config '{key.name}' must be between {key.type(key.minimum)} and {key.type(key.maximum)}, "
+        raise ValueError(f"init_config '{where}' must be between {key.type(key.minimum)} and {key.type(key.maximum)}, "
                          f"got {value}")
     return key.type(value)
 
@@ -132,5 +203,8 @@ def max_frame_bytes(max_event_size: int) -> int:
 
 def markdown_table() -> str:
     rows = ["| key | type | default | meaning |", "|---|---|---|---|"]
-    rows += [f"| `{k.name}` | {_JSON_TYPE[k.type]} | `{json.dumps(k.default)}` | {k.desc} |" for k in KEYS]
+    for k in KEYS:
+        rows.append(f"| `{k.name}` | {_JSON_TYPE[k.type]} | `{json.dumps(k.default)}` | {k.desc} |")
+        rows += [f"| `{k.name}.{f.name}` | {_JSON_TYPE[f.type]} | `{json.dumps(f.default)}` | {f.desc} |"
+                 for f in k.fields]
     return "\n".join(rows)

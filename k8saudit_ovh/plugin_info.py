@@ -9,6 +9,8 @@ OPEN_PARAMS = (
      "Several named streams (one per cluster); the name answers ka.cluster.name when the event has none"),
     ("file:///var/log/k8s-audit.jsonl",
      "Replay a file of audit events (JSON Lines of Events, EventLists or arrays) or of LDP frames"),
+    ("history:2026-12-01T00:00:00Z..2026-12-02T00:00:00Z",
+     "Replay a window of the stream's LDP history (init_config history), in time order, then end; TO optional = now"),
 )
 
 

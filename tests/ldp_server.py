@@ -82,6 +82,9 @@ class Behavior:
     freeze_after: int | None = None  # after K frames stop reading and sending: a dead peer
     hold: bool = True  # keep the connection open after the frames (a quiet stream)
     stamp: bool = False  # replace each frame's auditID with time.time_ns() at send time
+    # A live feed: the frames are sent once in all, each connection going on where the
+    # previous one stopped, `resume_skip` frames further (those sent while no one listened).
+    resume_skip: int | None = None
 
 
 class LdpServer:
@@ -96,6 +99,7 @@ class LdpServer:
         self.upgrade_requests = 0  # every upgrade request, rejected ones included
         self.connections = 0  # upgrades accepted
         self.frames_sent = 0
+        self.feed_position = 0  # next frame of a live feed (Behavior.resume_skip)
         self.request_times: list[float] = []  # time.monotonic() of each upgrade request
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -196,8 +200,13 @@ class LdpServer:
         started = time.monotonic()
         templates = [None if binary else stamp_template(payload) for payload, binary in self.frames] \
             if behavior.stamp else [None] * len(self.frames)
-        for _ in range(behavior.loop):
-            for (payload, binary), template in zip(self.frames, templates):
+        live = behavior.resume_skip is not None
+        if live and self.connections > 1:
+            self.feed_position += behavior.resume_skip
+        for _ in range(1 if live else behavior.loop):
+            for index, ((payload, binary), template) in enumerate(zip(self.frames, templates)):
+                if live and index < self.feed_position:
+                    continue
                 if await _ends_stream(connection, behavior, sent):
                     return False
                 if behavior.rate:
@@ -209,6 +218,7 @@ class LdpServer:
                 await connection.send(payload, text=not binary)
                 sent += 1
                 self.frames_sent += 1
+                self.feed_position = index + 1
         return not await _ends_stream(connection, behavior, sent)
 
 

@@ -61,6 +61,8 @@ def test_layout_is_what_falcoctl_installs(tarball):
     assert f"{BUNDLE}/lib/{PYTHON_DIR}/os.py" in names  # what the shim probes for a bundle
     assert any(n.startswith(f"{BUNDLE}/site-packages/k8saudit_ovh/_plugin.") for n in names)
     assert f"{BUNDLE}/site-packages/websocket/__init__.py" in names
+    assert f"{BUNDLE}/site-packages/opensearchpy/__init__.py" in names
+    assert f"{BUNDLE}/site-packages/urllib3/__init__.py" in names
     assert not any(f"/{d}/" in f"/{n}/" for n in names for d in ("test", "idlelib", "tkinter", "ensurepip"))
     assert all(m.isfile() or m.isdir() for m in members)  # falcoctl refuses links
     seen_dirs = {"."}
@@ -117,6 +119,8 @@ def test_bundle_has_what_the_stream_reader_imports(unpacked, tmp_path):
     env = {"PYTHONHOME": str(bundle), "PYTHONPATH": str(bundle / "site-packages"),
            "LD_LIBRARY_PATH": str(bundle / "lib"), "PYTHONDONTWRITEBYTECODE": "1"}
     code = ("import ssl, websocket, k8saudit_ovh._plugin, k8saudit_ovh.sources.ldp_reader; "
+            "from k8saudit_ovh.sources.history import HistoryClient, HistoryEndpoint; "
+            "HistoryClient(HistoryEndpoint('https://gra1.logs.ovh.com:9200/alias', 'u', 'password')); "
             "ssl.create_default_context(); print(k8saudit_ovh._plugin.__file__, ssl.OPENSSL_VERSION)")
     result = _run_without_python([str(probe), "-s", "-S", "-P", "-c", code], env=env, cwd="/")
     assert result.returncode == 0, result.stderr

@@ -155,12 +155,48 @@ class _StatusLine:
         sys.stderr.flush()
 
 
+_DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)([smhd]))")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds of `90s`, `15m`, `2h`, `7d` or a sum such as `1h30m`."""
+    parts = _DURATION.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text.strip():
+        raise ValueError(f"--since {text!r}: expected a duration such as 90s, 15m, 2h, 7d or 1h30m")
+    return sum(float(n) * _UNIT_S[u] for n, u in parts)
+
+
+def tail_params(args) -> str:
+    """The open params of `tail`: the URL, or a history window from --since / --from / --to."""
+    if args.since is None and args.start is None:
+        if args.to is not None:
+            raise ValueError("--to needs --from or --since")
+        if not args.url:
+            raise ValueError("give a URL, or --since / --from to read history")
+        return args.url
+    if args.url:
+        raise ValueError("--since / --from read the history configured in --config; give no URL with them")
+    if args.since is not None and args.start is not None:
+        raise ValueError("give --since or --from, not both")
+    if args.since is not None:
+        start = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - parse_duration(args.since)))
+    else:
+        start = args.start
+    return f"history:{start}" + (f"..{args.to}" if args.to else "")
+
+
 def cmd_tail(args) -> int:
     specs = _split_fields(args.fields) or DEFAULT_FIELDS
+    try:
+        params = tail_params(args)
+    except ValueError as e:
+        print(f"k8saudit-ovh tail: {e}", file=sys.stderr)
+        return EXIT_USAGE
     with Plugin(args.plugin, args.config) as plugin:
         for spec in specs:
             plugin.field(spec)  # unknown fields are a usage error, before connecting
-        with plugin.open(args.url) as stream:
+        with plugin.open(params) as stream:
             status = _StatusLine(plugin)
             try:
                 _follow(plugin, stream, specs, args, status)
@@ -336,7 +372,13 @@ def build_parser() -> argparse.ArgumentParser:
                           description="Follow an LDP tail stream or replay a file:// and print each audit event "
                                       "with the chosen fields. On a terminal a status line shows events/s, "
                                       "skipped frames and reconnects.")
-    tail.add_argument("url", metavar="URL", help="LDP tail URL (host/tail/?tk=…, wss://…) or file://PATH")
+    tail.add_argument("url", metavar="URL", nargs="?",
+                      help="LDP tail URL (host/tail/?tk=…, wss://…) or file://PATH; none with --since / --from")
+    tail.add_argument("--since", metavar="DURATION",
+                      help="replay the last DURATION (90s, 15m, 2h, 7d) of the history in --config, then end")
+    tail.add_argument("--from", dest="start", metavar="TIME",
+                      help="replay history from this RFC 3339 time (2026-12-01T00:00:00Z), then end")
+    tail.add_argument("--to", metavar="TIME", help="end of the --from / --since window (default: now)")
     tail.add_argument("--fields", "-f", action="append", metavar="F[,F…]",
                       help=f"fields to print, e.g. ka.verb,ka.uri.param[command] (default: {','.join(DEFAULT_FIELDS)})")
     tail.add_argument("--json", action="store_true", help='print {"num","ts","values"} JSON lines')

@@ -55,7 +55,15 @@ cdef extern from "wakeup.hpp" namespace "k8a" nogil:
         void wait(int timeout_ms)
         void disarm()
 
+cdef extern from "<atomic>" namespace "std" nogil:
+    cppclass atomic_u64 "std::atomic<uint64_t>":
+        uint64_t load()
+        uint64_t fetch_add(uint64_t)
+
 cdef extern from "ldp_stream.hpp" namespace "k8a" nogil:
+    cppclass GapCounters:
+        atomic_u64 gaps_seen, gaps_filled, gaps_not_filled, events_recovered, duplicates_dropped
+        atomic_u64 history_requests, history_errors, gap_fill_ms
     cppclass LdpStream:
         LdpStream(string cluster_name, size_t ring_bytes, size_t max_event_size, shared_ptr[Wakeup] wake) except +
         bool push_frame(const char* data, size_t len, bool binary)
@@ -75,3 +83,17 @@ cdef extern from "ldp_stream.hpp" namespace "k8a" nogil:
         uint64_t stalls()
         size_t ring_used()
         size_t ring_capacity()
+        void enable_history(size_t capacity, uint64_t window_ns) except +
+        void set_fill_floor(uint64_t ts_ns, uint64_t id)
+        bool open_gap(uint64_t* last_ts)
+        uint64_t first_live_ts(uint64_t gap)
+        bool push_history(const char* data, size_t len)
+        bool end_fill()
+        void commit_delivered()
+        uint64_t delivered_ts()
+        uint64_t delivered_id()
+        bool filling()
+        bool has_history()
+        void finish()
+        bool done()
+        GapCounters gap_counters

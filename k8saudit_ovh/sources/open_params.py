@@ -5,12 +5,17 @@ Open params are a comma-separated list of items, each optionally named ``name=UR
     gra1.logs.ovh.com/tail/?tk=TOKEN            bare host/path: ``wss://`` is added
     wss://gra1.logs.ovh.com/tail/?tk=TOKEN      (or ``ws://`` for tests on loopback)
     file:///var/log/audit.jsonl                 replay a file (read by the plugin, not a stream)
+    history:2026-12-01T00:00:00Z..2026-12-02T00:00:00Z
+                                                replay a window of the stream's LDP history
+                                                (init_config `history`); TO optional = now
     prod=wss://…,staging=gra2.logs.ovh.com/tail/?tk=…
 """
 
 import ipaddress
 import re
+import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from ..redaction import redact, register_secret
@@ -22,6 +27,7 @@ __all__ = ["Source", "parse_open_params"]
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 _STREAM_SCHEMES = ("wss", "ws")
+HISTORY_PREFIX = "history:"
 
 # A `${VAR}` that reached the plugin: Falco < 0.37 passes open_params without expanding it.
 _UNEXPANDED = re.compile(r"\$\{[^}\s,]*\}?")
@@ -29,7 +35,7 @@ _UNEXPANDED = re.compile(r"\$\{[^}\s,]*\}?")
 
 @dataclass(frozen=True)
 class Source:
-    kind: str  # "ws" (LDP WebSocket tail) or "file"
+    kind: str  # "ws" (LDP WebSocket tail), "file" or "history"
     name: str | None
     url: str = field(repr=False)  # normalized; holds the token: never log it, log `display`
 
@@ -45,6 +51,15 @@ class Source:
     def label(self) -> str:
         """Short name for log lines: the given name, else the redacted URL."""
         return self.name or self.display
+
+    @property
+    def window_ms(self) -> tuple[int, int]:
+        """(from, to) of a history source, in epoch milliseconds; `to` is now when omitted."""
+        if self.kind != "history":
+            raise ValueError(f"{self.display} is not a history source")
+        start, _, end = self.url[len(HISTORY_PREFIX):].partition("..")
+        to_ms = _rfc3339_ms(end, "TO") if end else int(time.time() * 1000)
+        return _rfc3339_ms(start, "FROM"), to_ms
 
     @property
     def path(self) -> str:
@@ -86,13 +101,19 @@ def _parse_item(item: str, number: int) -> Source:
     if not item:
         raise ValueError(f"{where} is empty (stray comma?)")
     name, url = _split_name(item)
-    if url and "://" not in url and not _looks_like_a_host(url):
+    if url and "://" not in url and not url.startswith(HISTORY_PREFIX) and not _looks_like_a_host(url):
         # Never echo the item, nor its name: it may be the tail of a token cut at a comma.
         raise ValueError(f"{where} is not a stream URL (a ',' inside a token or URL must be written %2C)")
     if name is not None:
         where = f"open params item {number} ({name!r})"
         if not url:
             raise ValueError(f"{where} has a name but no URL")
+    if url.startswith(HISTORY_PREFIX):
+        source = Source("history", name, url, url)
+        start_ms, end_ms = source.window_ms
+        if end_ms < start_ms:
+            raise ValueError(f"{where}: {url} ends before it starts")
+        return source
     if url.startswith("file://"):
         if len(url) == len("file://"):
             raise ValueError(f"{where}: file:// needs a path")
@@ -153,3 +174,14 @@ def _register_secrets(parts) -> None:
             register_secret(value)
     if parts.password:
         register_secret(parts.password)
+
+
+def _rfc3339_ms(text: str, what: str) -> int:
+    """Epoch milliseconds of an RFC 3339 time (with its offset or Z)."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise ValueError(f"history: {what} {text.strip()!r} is not an RFC 3339 time such as 2026-12-01T00:00:00Z")
+    return int(moment.timestamp() * 1000)

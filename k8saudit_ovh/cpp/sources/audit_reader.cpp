@@ -141,8 +141,33 @@ bool AuditReader::emit_event(Node n, EventSink& sink, ReadResult* r) {
     // Counted first: once in the ring, the event may reach Falco before emit() returns.
     counters.count_event();
     r->events++;
+    if (identify_) {
+        // After the JSON is made: querying a string changes how the tape marshals it.
+        Node id = tape_.get(n, "auditID");
+        if (id != kNil && tape_.peek_type(id) == JType::String) {
+            // Each string() is valid until the next one: hashed in two steps.
+            uint64_t h = identity_step(kIdentitySeed, tape_.string(id));
+            Node stage = tape_.get(n, "stage");
+            identity_ = identity_finish(h, stage != kNil && tape_.peek_type(stage) == JType::String
+                                               ? tape_.string(stage) : std::string_view());
+        } else {
+            identity_ = identity_hash(json, {});
+        }
+    }
     return sink.emit(json, ts, as_written ? &tape_ : nullptr, n);
 }
+
+uint64_t identity_step(uint64_t h, std::string_view part) {
+    for (unsigned char c : part) h = (h ^ c) * 1099511628211ull;
+    return (h ^ 0xffu) * 1099511628211ull;  // a byte no UTF-8 text holds: "ab"+"c" != "a"+"bc"
+}
+
+uint64_t identity_finish(uint64_t h, std::string_view last) {
+    h = identity_step(h, last);
+    return h ? h : 1;
+}
+
+uint64_t identity_hash(std::string_view a, std::string_view b) { return identity_finish(identity_step(kIdentitySeed, a), b); }
 
 void AuditReader::release_if_larger(size_t keep) {
     tape_.release_if_larger(keep);

@@ -67,6 +67,11 @@ public:
     ReadResult read(std::string_view text, EventSink& sink);
     // Frees parse buffers that one input larger than `keep` bytes grew (see JsonTape).
     void release_if_larger(size_t keep);
+    // With `on`, each event's identity (see identity()) is computed before it is emitted.
+    void identify(bool on) { identify_ = on; }
+    // The identity of the event being emitted: a hash of its auditID and stage (the
+    // stages of one request share the auditID), of its JSON when it has no auditID.
+    uint64_t identity() const { return identity_; }
     // Counts input that never reached read() (e.g. a line over the reader's line limit).
     void skip(Skip reason, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
     ReaderCounters counters;
@@ -88,6 +93,14 @@ private:
     std::string padded_scalar_;
     std::string payload_;                  // an event upstream re-serializes differently from its input
     Skip last_skip_ = Skip::Count;
+    bool identify_ = false;
+    uint64_t identity_ = 0;
 };
+
+// FNV-1a, 64 bits, over parts: event identities (never 0, which marks "none").
+constexpr uint64_t kIdentitySeed = 14695981039346656037ull;
+uint64_t identity_step(uint64_t h, std::string_view part);
+uint64_t identity_finish(uint64_t h, std::string_view last);
+uint64_t identity_hash(std::string_view a, std::string_view b);
 
 }  // namespace k8a

@@ -12,6 +12,8 @@ static constexpr uint64_t kFrameLogIntervalNs = 60'000'000'000ull;
 
 LdpStream::LdpStream(std::string cluster_name, size_t ring_bytes, size_t max_event_size, std::shared_ptr<Wakeup> wake)
     : cluster_name_(std::move(cluster_name)),
+      ring_bytes_(ring_bytes),
+      max_event_size_(max_event_size),
       ring_(ring_bytes),
       wake_(std::move(wake)),
       log_(kFrameLogIntervalNs),
@@ -40,14 +42,41 @@ void LdpStream::drop_message(uint64_t size, uint64_t limit) {
              "more than any event of maxEventSize needs", (unsigned long long)size, (unsigned long long)limit);
 }
 
+void LdpStream::enable_history(size_t capacity, uint64_t window_ns) {
+    history_ = std::make_unique<History>(ring_bytes_, max_event_size_, &log_, capacity, window_ns);
+    history_->sink.stream = this;
+    history_->reader.identify(true);
+    unwrapper_.reader().identify(true);
+}
+
 bool LdpStream::emit(std::string_view json, uint64_t ts_ns, const JsonTape*, Node) {
-    if (!cluster_name_.empty()) json = tagger_.tag(json, cluster_name_, tagged_);
-    if (json.size() > ring_.max_payload()) {  // only reachable with the name added
-        unwrapper_.reader().skip(Skip::Oversized, "event larger than the ring: size=%zu", json.size());
+    if (!push(ring_, json, ts_ns, unwrapper_.reader().identity(), tagger_, tagged_, unwrapper_.reader()))
+        return false;
+    last_live_ts_ = ts_ns;
+    if (awaiting_first_live_) {
+        awaiting_first_live_ = false;
+        FirstLive& slot = first_live_[gaps_opened_ % kFirstLiveSlots];
+        slot.gap.store(0, std::memory_order_release);
+        slot.ts.store(ts_ns, std::memory_order_release);
+        slot.gap.store(gaps_opened_, std::memory_order_release);
+    }
+    return true;
+}
+
+bool LdpStream::HistorySink::emit(std::string_view json, uint64_t ts_ns, const JsonTape*, Node) {
+    History& h = *stream->history_;
+    return stream->push(h.ring, json, ts_ns, h.reader.identity(), h.tagger, h.tagged, h.reader);
+}
+
+bool LdpStream::push(SpscRing& ring, std::string_view json, uint64_t ts_ns, uint64_t id, ClusterNameTagger& tagger,
+                     std::string& tagged, AuditReader& reader) {
+    if (!cluster_name_.empty()) json = tagger.tag(json, cluster_name_, tagged);
+    if (json.size() > ring.max_payload()) {  // only reachable with the name added
+        reader.skip(Skip::Oversized, "event larger than the ring: size=%zu", json.size());
         return true;
     }
     bool stalled = false;
-    while (!ring_.try_push(json, ts_ns)) {
+    while (!ring.try_push(json, ts_ns, id)) {
         if (stopping_.load(std::memory_order_acquire)) return false;
         if (!stalled) {
             stalls_.fetch_add(1, std::memory_order_relaxed);
@@ -60,6 +89,40 @@ bool LdpStream::emit(std::string_view json, uint64_t ts_ns, const JsonTape*, Nod
     return true;
 }
 
+// A marker is an empty record: no audit event is empty.
+bool LdpStream::push_marker(SpscRing& ring) {
+    while (!ring.try_push(std::string_view(), 0, 0)) {
+        if (stopping_.load(std::memory_order_acquire)) return false;
+        timespec ts{0, 500'000};
+        nanosleep(&ts, nullptr);
+    }
+    wake_->notify();
+    return true;
+}
+
+bool LdpStream::open_gap(uint64_t* last_ts) {
+    *last_ts = last_live_ts_;
+    gap_counters.gaps_seen.fetch_add(1, std::memory_order_relaxed);
+    gaps_opened_++;
+    awaiting_first_live_ = true;
+    return push_marker(ring_);
+}
+
+uint64_t LdpStream::first_live_ts(uint64_t gap) const {
+    const FirstLive& slot = first_live_[gap % kFirstLiveSlots];
+    if (slot.gap.load(std::memory_order_acquire) != gap) return 0;
+    uint64_t ts = slot.ts.load(std::memory_order_acquire);
+    // The slot may have been reused between the loads: then this time is not gap's.
+    return slot.gap.load(std::memory_order_acquire) == gap ? ts : 0;
+}
+
+bool LdpStream::push_history(const char* data, size_t len) {
+    if (stopping_.load(std::memory_order_acquire)) return false;
+    return !history_->reader.read(std::string_view(data, len), history_->sink).stopped;
+}
+
+bool LdpStream::end_fill() { return push_marker(history_->ring); }
+
 void LdpStream::set_fatal(const std::string& message) {
     if (fatal_set_.load(std::memory_order_acquire)) return;
     fatal_ = message;
@@ -67,14 +130,35 @@ void LdpStream::set_fatal(const std::string& message) {
     wake_->notify();
 }
 
+bool LdpStream::deliver(EventBatch& batch, std::string_view payload, uint64_t ts, uint64_t id) {
+    if (history_ && history_->recent.seen_or_add(id, ts)) {
+        gap_counters.duplicates_dropped.fetch_add(1, std::memory_order_relaxed);
+        return false;
+    }
+    batch.add(payload, ts);
+    drained_ts_ = ts;
+    drained_id_ = id;
+    return true;
+}
+
 uint32_t LdpStream::drain(EventBatch& batch, uint32_t max) {
     uint32_t n = 0;
     std::string_view payload;
-    uint64_t ts;
-    while (n < max && ring_.peek(&payload, &ts)) {
-        batch.add(payload, ts);
-        ring_.pop(payload.size());
-        n++;
+    uint64_t ts, id;
+    while (n < max) {
+        SpscRing& ring = filling_ ? history_->ring : ring_;
+        if (!ring.peek(&payload, &ts, &id)) break;  // while filling: live waits for history
+        if (payload.empty()) {  // a gap begins (live ring) or its fill ends (history ring)
+            if (filling_) floor_ts_ = floor_id_ = 0;
+            filling_ = !filling_;
+            filling_flag_.store(filling_, std::memory_order_relaxed);
+        } else if (filling_ && (ts < floor_ts_ || id == floor_id_)) {
+            gap_counters.duplicates_dropped.fetch_add(1, std::memory_order_relaxed);
+        } else if (deliver(batch, payload, ts, id)) {
+            n++;
+            if (filling_) gap_counters.events_recovered.fetch_add(1, std::memory_order_relaxed);
+        }
+        ring.pop(payload.size());
     }
     return n;
 }

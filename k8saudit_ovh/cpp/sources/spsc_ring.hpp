@@ -1,5 +1,5 @@
 // Bounded single-producer / single-consumer byte ring of audit event records
-// ([u32 length][u32 pad][u64 timestamp][payload], 8-byte aligned). The reader thread
+// ([u32 length][u32 pad][u64 timestamp][u64 identity][payload], 8-byte aligned). The reader thread
 // pushes, Falco's event thread pops; head and tail are the only shared state, published
 // with release stores and read with acquire loads, so neither side ever takes a lock.
 #pragma once
@@ -23,7 +23,7 @@ public:
     size_t max_payload() const { return capacity() / 2 - kHeader; }
 
     // Producer: false when there is no room now (the caller waits and retries).
-    bool try_push(std::string_view payload, uint64_t ts) {
+    bool try_push(std::string_view payload, uint64_t ts, uint64_t id = 0) {
         size_t need = record_size(payload.size());
         uint64_t head = head_.load(std::memory_order_relaxed);
         uint64_t tail = tail_.load(std::memory_order_acquire);
@@ -38,14 +38,14 @@ public:
             at = 0;
             head += to_end;
         }
-        write_header(at, uint32_t(payload.size()), ts);
+        write_header(at, uint32_t(payload.size()), ts, id);
         memcpy(&buf_[at + kHeader], payload.data(), payload.size());
         head_.store(head + need, std::memory_order_release);
         return true;
     }
 
     // Consumer: the oldest record, valid until pop(). False when empty.
-    bool peek(std::string_view* payload, uint64_t* ts) {
+    bool peek(std::string_view* payload, uint64_t* ts, uint64_t* id = nullptr) {
         uint64_t tail = tail_.load(std::memory_order_relaxed);
         for (;;) {
             if (tail == head_.load(std::memory_order_acquire)) return false;
@@ -58,6 +58,7 @@ public:
                 continue;
             }
             memcpy(ts, &buf_[at + 8], 8);
+            if (id != nullptr) memcpy(id, &buf_[at + 16], 8);
             *payload = std::string_view(&buf_[at + kHeader], len);
             return true;
         }
@@ -68,12 +69,13 @@ public:
     }
 
 private:
-    static constexpr size_t kHeader = 16;
+    static constexpr size_t kHeader = 24;
     static constexpr uint32_t kWrapMarker = 0xFFFFFFFFu;
     static size_t record_size(size_t payload) { return (kHeader + payload + 7) / 8 * 8; }
-    void write_header(size_t at, uint32_t len, uint64_t ts) {
+    void write_header(size_t at, uint32_t len, uint64_t ts, uint64_t id) {
         memcpy(&buf_[at], &len, 4);
         memcpy(&buf_[at + 8], &ts, 8);
+        memcpy(&buf_[at + 16], &id, 8);
     }
 
     std::vector<char> buf_;

@@ -1,0 +1,186 @@
+"""An OpenSearch-compatible `_search` server for tests, on 127.0.0.1 only: the stored
+history of an LDP stream behind an alias.
+
+It holds GELF documents (the same audit events the LDP test server sends as frames), in
+the Graylog layout (`message`) or the GELF one (`short_message`), with the time field
+written as epoch seconds, epoch milliseconds or date strings. It answers
+`POST /<alias>/_search` with `range` (gte/gt/lte/lt, epoch_millis), `sort` on the time
+field (ties in insertion order, as a shard does), `size`, `from` and `search_after`, checks
+basic auth, and misbehaves on demand: answer 401/429/500 for the next N requests, or be
+slow. Documents can be added while it runs (history that lags the live tail).
+"""
+import base64
+import gzip
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+HOST = "127.0.0.1"
+TIME_FORMATS = ("epoch_s", "epoch_ms", "date_space", "iso")
+
+
+def format_time(ms: int, fmt: str):
+    moment = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+    if fmt == "epoch_s":
+        return ms / 1000
+    if fmt == "epoch_ms":
+        return ms
+    if fmt == "date_space":
+        return moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{ms % 1000:03d}"
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+def gelf_document(event: dict, time_ms: int, layout: str = "message", time_format: str = "epoch_s",
+                  underscore: bool = True) -> dict:
+    """A stored GELF message holding `event` as its short_message."""
+    prefix = "_" if underscore else ""
+    doc = {"timestamp": format_time(time_ms, time_format), "source": "kube-apiserver",
+           prefix + "cluster_name": "mks-prod", prefix + "log_type": "audit"}
+    doc["message" if layout == "message" else "short_message"] = json.dumps(event)
+    return doc
+
+
+@dataclass
+class Misbehavior:
+    status: int | None = None  # answer this HTTP status ...
+    times: int = 0  # ... to the next `times` requests (-1: forever)
+    delay_s: float = 0.0  # every answer waits this long (slow mode)
+
+
+@dataclass
+class _Stored:
+    time_ms: int
+    doc_id: str
+    source: dict
+
+
+class OpenSearchServer:
+    def __init__(self, alias: str = "audit-alias", user: str = "ldp-user", password: str = "hist-p4ssw0rd"):
+        self.alias, self.user, self.password = alias, user, password
+        self.misbehavior = Misbehavior()
+        # When set, only documents up to this time (ms) are served: history that never
+        # runs ahead of the live tail, and lags it when the callable does.
+        self.visible_until = None
+        self.requests: list[dict] = []  # every search body received
+        self.statuses: list[int] = []
+        self._docs: list[_Stored] = []  # sorted by time, ties in insertion order
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+
+    # -- documents -------------------------------------------------------------------------
+
+    def add(self, source: dict, time_ms: int) -> None:
+        with self._lock:
+            stored = _Stored(time_ms, f"doc-{len(self._docs)}", source)
+            i = len(self._docs)
+            while i > 0 and self._docs[i - 1].time_ms > time_ms:
+                i -= 1
+            self._docs.insert(i, stored)
+
+    def add_events(self, events, times_ms, layout="message", time_format="epoch_s", underscore=True):
+        for event, t in zip(events, times_ms):
+            self.add(gelf_document(event, t, layout, time_format, underscore), t)
+
+    @property
+    def count(self) -> int:
+        return len(self._docs)
+
+    # -- serving ---------------------------------------------------------------------------
+
+    def url(self, with_alias: bool = True) -> str:
+        return f"http://{HOST}:{self.port}" + (f"/{self.alias}" if with_alias else "")
+
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1]
+
+    def start(self) -> "OpenSearchServer":
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                server._answer(self)
+
+            do_GET = do_POST
+
+        self._server = ThreadingHTTPServer((HOST, 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, name="opensearch-test-server", daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def _answer(self, handler: BaseHTTPRequestHandler) -> None:
+        length = int(handler.headers.get("Content-Length") or 0)
+        raw = handler.rfile.read(length) if length else b""
+        if handler.headers.get("Content-Encoding") == "gzip":
+            raw = gzip.decompress(raw)
+        m = self.misbehavior
+        if m.delay_s:
+            time.sleep(m.delay_s)
+        if m.status is not None and m.times != 0:
+            m.times -= 1 if m.times > 0 else 0
+            return self._send(handler, m.status, {"error": f"status {m.status} on demand", "status": m.status})
+        expected = "Basic " + base64.b64encode(f"{self.user}:{self.password}".encode()).decode()
+        if handler.headers.get("Authorization") != expected:
+            return self._send(handler, 401, {"error": "unauthorized", "status": 401})
+        path = handler.path.split("?")[0]
+        if path != f"/{self.alias}/_search":
+            return self._send(handler, 404, {"error": "no such index", "status": 404})
+        body = json.loads(raw or b"{}")
+        self.requests.append(body)
+        self._send(handler, 200, {"took": 1, "timed_out": False, "hits": {"hits": self._search(body)}})
+
+    def _send(self, handler, status: int, answer: dict) -> None:
+        self.statuses.append(status)
+        data = json.dumps(answer).encode()
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        handler.wfile.write(data)
+
+    def _search(self, body: dict) -> list:
+        (field_name, bounds), = body.get("query", {}).get("range", {"timestamp": {}}).items()
+        sort = body.get("sort") or []
+        if sort:
+            (sort_field, order), = sort[0].items()
+            assert sort_field == field_name and order.get("order", "asc") == "asc", "only ascending time sort"
+        lo = max(_bound(bounds, "gte", 0), _bound(bounds, "gt", 1))
+        hi = min(_bound(bounds, "lte", 0, default=2**63), _bound(bounds, "lt", -1, default=2**63))
+        if self.visible_until is not None:
+            hi = min(hi, self.visible_until())
+        with self._lock:
+            docs = [d for d in self._docs if lo <= d.time_ms <= hi]
+        after = body.get("search_after")
+        if after:
+            docs = [d for d in docs if d.time_ms > after[0]]
+        start = int(body.get("from", 0))
+        size = int(body.get("size", 10))
+        assert start + size <= 10_000, "from + size over max_result_window"
+        return [{"_index": self.alias, "_id": d.doc_id, "_source": d.source, "sort": [d.time_ms]}
+                for d in docs[start:start + size]]
+
+
+def _bound(bounds: dict, key: str, shift: int, default: int = 0) -> int:
+    if key not in bounds:
+        return default if key in ("lte", "lt") else -2**63
+    return int(bounds[key]) + shift
