@@ -13,11 +13,6 @@ from . import falco_config
 from .._version import VERSION
 from .falco_compat import URL_ENV, Falco
 
-# The plugin does not read init_config.history yet (gap-free history is being built): until it
-# does, the history block is written commented out, so every file passes the plugin's init
-# schema and plugin_init today. Turn on once config.KEYS has `history`.
-HISTORY_IN_INIT_CONFIG = False
-
 SECRET_NAME = "k8saudit-ovh-ldp"   # as deploy/helm/values.yaml reads it
 SECRET_URL_KEY = "url"
 SECRET_PASSWORD_KEY = "password"
@@ -31,24 +26,10 @@ def history_config(search_url: str, user: str) -> dict:
     return {"history": {"url": search_url, "user": user, "password": f"${{{PASSWORD_ENV}}}"}}
 
 
-def _history_lines(history: dict, indent: str, lead: str) -> list[str]:
-    """`init_config:` with the history, commented out while the plugin cannot read it."""
-    line = f"{indent}init_config: {json.dumps(history)}"
-    if HISTORY_IN_INIT_CONFIG:
-        return [line + "\n"]
-    return [f"{indent}# {lead}: the gap-free history, for a k8saudit-ovh that reads init_config.history\n",
-            f"{indent}# (this one does not yet; uncomment then):\n",
-            f"{indent}# {line.strip()}\n"]
-
-
 def falco_yaml(falco: Falco, about: str, history: dict | None) -> str:
-    init_config = history if history and HISTORY_IN_INIT_CONFIG else None
     where = (f"# {URL_ENV} is the `{SECRET_URL_KEY}` of {SECRET}"
              + (f", {PASSWORD_ENV} its `{SECRET_PASSWORD_KEY}`" if history else "") + ".\n")
-    text = f"# {about}\n{where}" + falco_config.render(falco, LIBRARY, None, init_config)
-    if history and not HISTORY_IN_INIT_CONFIG:
-        text += "".join(_history_lines(history, "", f"Under the k8saudit-ovh plugin, with {PASSWORD_ENV} set"))
-    return text
+    return f"# {about}\n{where}" + falco_config.render(falco, LIBRARY, None, history or None)
 
 
 def helm_values(about: str, namespace: str, history: dict | None) -> str:
@@ -63,12 +44,10 @@ def helm_values(about: str, namespace: str, history: dict | None) -> str:
     if history:
         if _HELM_PLUGIN_ANCHOR not in body or not body.rstrip().endswith(f"key: {SECRET_URL_KEY}"):
             raise RuntimeError("chart_values.yaml changed shape: the history block has no place to go")
-        plugin = "".join(_history_lines(history, "      ", "Here"))
+        plugin = f"      init_config: {json.dumps(history)}  # the gap-free history (README, No gaps)\n"
         body = body.replace(_HELM_PLUGIN_ANCHOR, _HELM_PLUGIN_ANCHOR + plugin, 1)
         env = [f"    - name: {PASSWORD_ENV}\n", "      valueFrom:\n", "        secretKeyRef:\n",
                f"          name: {SECRET_NAME}\n", f"          key: {SECRET_PASSWORD_KEY}\n"]
-        if not HISTORY_IN_INIT_CONFIG:
-            env = ["    # with the history above, also:\n"] + [f"    # {line[4:]}" for line in env]
         body = body.rstrip("\n") + "\n" + "".join(env)
     return header + "\n" + body
 
