@@ -377,8 +377,8 @@ cdef api void* k8a_open(void* s, const char* params, ss_plugin_rc* rc):
             raise ValueError("a history: source ends, a live stream does not: they cannot be combined")
         if len(sources) > MAX_STREAMS:
             raise ValueError(f"at most {MAX_STREAMS} streams per plugin instance, got {len(sources)}")
-    except ValueError as e:
-        set_py_error(st, str(e))
+    except Exception as e:  # a bug included: Falco gets a message, never an empty one
+        set_py_error(st, str(e) or type(e).__name__)
         return NULL
     inst = <Instance*>calloc(1, sizeof(Instance))
     if inst == NULL:

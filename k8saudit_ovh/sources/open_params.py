@@ -109,7 +109,7 @@ def _parse_item(item: str, number: int) -> Source:
         if not url:
             raise ValueError(f"{where} has a name but no URL")
     if url.startswith(HISTORY_PREFIX):
-        source = Source("history", name, url, url)
+        source = Source("history", name, url)
         start_ms, end_ms = source.window_ms
         if end_ms < start_ms:
             raise ValueError(f"{where}: {url} ends before it starts")
