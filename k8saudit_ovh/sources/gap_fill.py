@@ -54,7 +54,26 @@ def endpoint_from_config(values: dict, verify_tls: bool = True, ca_file: str = "
         verify_tls=verify_tls, ca_file=ca_file or None)
 
 
-class GapFiller:
+class _Worker:
+    """One daemon thread that runs `_run` until `stop()` (which sets `_stop`)."""
+
+    _thread_kind: str  # the thread's name: "<kind> <label>"
+    label: str
+    _stop: threading.Event
+    _thread: "threading.Thread | None"
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=f"{self._thread_kind} {self.label}", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 1.0) -> bool:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return self._thread is None or not self._thread.is_alive()
+
+
+class GapFiller(_Worker):
     """Fills one stream's gaps in order. The sink (the plugin's StreamSink) provides:
 
         push_history(data: bytes) -> bool     False: the instance is stopping
@@ -64,6 +83,8 @@ class GapFiller:
         count_gap(filled: bool, ms: int)
         count_history(requests: int, errors: int)
     """
+
+    _thread_kind = "gap-filler"
 
     def __init__(self, label: str, endpoint: HistoryEndpoint, sink):
         self.label = label
@@ -80,16 +101,6 @@ class GapFiller:
 
     def add(self, gap: Gap) -> None:
         self._gaps.put(gap)
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name=f"gap-filler {self.label}", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 1.0) -> bool:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-        return self._thread is None or not self._thread.is_alive()
 
     def _run(self) -> None:
         try:
@@ -161,10 +172,12 @@ class GapFiller:
         self._counted = (requests, errors)
 
 
-class HistoryReplay:
+class HistoryReplay(_Worker):
     """A `history:FROM..TO` source: reads that window into the stream's history ring, in
     time order, then ends the stream (like file://). A window that cannot be read whole
     fails the source with the reason. Sink: push_history, end_fill, finish, on_fatal."""
+
+    _thread_kind = "history-replay"
 
     def __init__(self, label: str, endpoint: HistoryEndpoint, sink, start_ms: int, end_ms: int):
         self.label = label
@@ -174,16 +187,6 @@ class HistoryReplay:
         self._client = HistoryClient(endpoint, self._stop)
         self._thread: threading.Thread | None = None
         self.documents = 0
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name=f"history-replay {self.label}", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 1.0) -> bool:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-        return self._thread is None or not self._thread.is_alive()
 
     def _run(self) -> None:
         start_ms, end_ms = self._window
