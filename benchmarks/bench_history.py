@@ -15,7 +15,6 @@ import json
 import os
 import time
 
-import pytest
 
 from c_host import run_host
 from ldp_server import Behavior, LdpServer

@@ -13,17 +13,14 @@ import subprocess
 import pytest
 
 from c_host import parse_output
-from common import CORPUS, RULE_FIELDS
+from common import RULE_FIELDS, set_a_lines
 
 EVENTS = 100_000
 
 
 @pytest.fixture(scope="module")
 def events_file(tmp_path_factory):
-    source = CORPUS / "generated" / "setA" / "events.jsonl"
-    if not source.is_file():
-        pytest.skip(f"corpus not found: {source}")
-    lines = [line for line in source.read_bytes().split(b"\n") if line]
+    lines = set_a_lines()
     path = tmp_path_factory.mktemp("replay") / "events.jsonl"
     path.write_bytes(b"\n".join((lines * (EVENTS // len(lines) + 1))[:EVENTS]) + b"\n")
     return path

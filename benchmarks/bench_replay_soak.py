@@ -17,7 +17,7 @@ import time
 import pytest
 
 from c_host import host_command, parse_output
-from common import CORPUS, RULE_FIELDS
+from common import RULE_FIELDS, set_a_lines
 
 EVENTS_PER_OPEN = 500_000
 OPENS = 20
@@ -26,10 +26,7 @@ SAMPLE_S = 0.2
 
 @pytest.fixture(scope="module")
 def soak_file(tmp_path_factory):
-    source = CORPUS / "generated" / "setA" / "events.jsonl"
-    if not source.is_file():
-        pytest.skip(f"corpus not found: {source}")
-    lines = [line for line in source.read_bytes().split(b"\n") if line]
+    lines = set_a_lines()
     block = b"\n".join(lines) + b"\n"
     path = tmp_path_factory.mktemp("soak") / "events.jsonl"
     with open(path, "wb") as f:
