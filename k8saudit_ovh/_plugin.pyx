@@ -235,6 +235,10 @@ cdef class StreamSink:
         self.stream.gap_counters.history_requests.fetch_add(requests)
         self.stream.gap_counters.history_errors.fetch_add(errors)
 
+    def count_thread_error(self):
+        """A thread of this stream caught an unexpected exception (it logged it) and goes on."""
+        self.stream.count_thread_error()
+
     def on_reconnect_attempt(self):
         self.stream.count_reconnect()
 
@@ -583,7 +587,7 @@ cdef void add_frame_metrics(Metrics* m, const char* prefix, const FrameCounters*
 cdef void add_stream_metrics(Metrics* m, Instance* inst) noexcept nogil:
     cdef char prefix[METRIC_NAME_LEN]
     cdef LdpStream* s
-    cdef uint64_t connected = 0, frames = 0, events = 0, skipped = 0, reconnects = 0, stalls = 0
+    cdef uint64_t connected = 0, frames = 0, events = 0, skipped = 0, reconnects = 0, stalls = 0, errors = 0
     cdef size_t i
     for i in range(inst.streams.size()):
         s = inst.streams[0][i]
@@ -593,6 +597,7 @@ cdef void add_stream_metrics(Metrics* m, Instance* inst) noexcept nogil:
         skipped += s.frames().skipped_total()
         reconnects += s.reconnects()
         stalls += s.stalls()
+        errors += s.thread_errors()
     add_metric(m, "", "streams", inst.streams.size(), False)
     add_metric(m, "", "streams_connected", connected, False)
     add_metric(m, "", "frames_received", frames, True)
@@ -600,6 +605,7 @@ cdef void add_stream_metrics(Metrics* m, Instance* inst) noexcept nogil:
     add_metric(m, "", "events_emitted", events, True)
     add_metric(m, "", "reconnects", reconnects, True)
     add_metric(m, "", "backpressure_stalls", stalls, True)
+    add_metric(m, "", "thread_errors", errors, True)
     add_gap_metrics(m, "", inst, -1)
     for i in range(inst.streams.size()):
         s = inst.streams[0][i]
@@ -608,6 +614,7 @@ cdef void add_stream_metrics(Metrics* m, Instance* inst) noexcept nogil:
         add_metric(m, prefix, "reconnects", s.reconnects(), True)
         add_metric(m, prefix, "disconnects", s.disconnects(), True)
         add_metric(m, prefix, "backpressure_stalls", s.stalls(), True)
+        add_metric(m, prefix, "thread_errors", s.thread_errors(), True)
         add_metric(m, prefix, "ring_bytes_used", s.ring_used(), False)
         add_metric(m, prefix, "ring_bytes_capacity", s.ring_capacity(), False)
         add_frame_metrics(m, prefix, &s.frames())

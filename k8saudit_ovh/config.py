@@ -23,7 +23,7 @@ class Key:
     required: tuple[str, ...] = ()
 
 
-# One history endpoint (k8saudit_ovh/sources/history.py): the OpenSearch API of the LDP
+# One history endpoint (k8saudit_ovh/sources/history/): the OpenSearch API of the LDP
 # alias attached to a stream.
 HISTORY_KEYS: tuple[Key, ...] = (
     Key("url", str, "", "OpenSearch URL of the stream's alias: https://<cluster>.logs.ovh.com:9200/<alias> "

@@ -1,4 +1,4 @@
-"""The history client (k8saudit_ovh/sources/history.py) against the OpenSearch-compatible
+"""The history client (k8saudit_ovh/sources/history/) against the OpenSearch-compatible
 test server: windows, paging through shared timestamps, layouts, time formats, failures."""
 import logging
 

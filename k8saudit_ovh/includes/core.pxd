@@ -71,6 +71,8 @@ cdef extern from "ldp_stream.hpp" namespace "k8a" nogil:
         void set_connected(bool up)
         void count_reconnect()
         void count_disconnect()
+        void count_thread_error()
+        uint64_t thread_errors()
         void set_fatal(const string& message)
         uint32_t drain(EventBatch& batch, uint32_t max)
         const char* fatal()

@@ -45,6 +45,9 @@ public:
     void set_connected(bool up) { connected_.store(up, std::memory_order_relaxed); }
     void count_reconnect() { reconnects_.fetch_add(1, std::memory_order_relaxed); }
     void count_disconnect() { disconnects_.fetch_add(1, std::memory_order_relaxed); }
+    // Any of the stream's threads (reader, gap-filler, replay, checkpointer) caught an
+    // unexpected exception at its top, reported it and went on.
+    void count_thread_error() { thread_errors_.fetch_add(1, std::memory_order_relaxed); }
     void set_fatal(const std::string& message);
     // A gap begins (a reconnect): its marker goes into the live ring, after every event
     // received before it. Returns false once the stream is stopping. `*last_ts` is the
@@ -94,6 +97,7 @@ public:
     uint64_t reconnects() const { return reconnects_.load(std::memory_order_relaxed); }
     uint64_t disconnects() const { return disconnects_.load(std::memory_order_relaxed); }
     uint64_t stalls() const { return stalls_.load(std::memory_order_relaxed); }
+    uint64_t thread_errors() const { return thread_errors_.load(std::memory_order_relaxed); }
     size_t ring_used() const { return ring_.used(); }
     size_t ring_capacity() const { return ring_.capacity(); }
     // The last event Falco has received (time 0: none yet): what a checkpoint records.
@@ -155,7 +159,7 @@ private:
     std::string tagged_;
     std::atomic<bool> stopping_{false};
     std::atomic<bool> connected_{false};
-    std::atomic<uint64_t> reconnects_{0}, disconnects_{0}, stalls_{0};
+    std::atomic<uint64_t> reconnects_{0}, disconnects_{0}, stalls_{0}, thread_errors_{0};
     std::string fatal_;
     std::atomic<bool> fatal_set_{false};
 };

@@ -1,0 +1,17 @@
+"""The one error of reading LDP history."""
+from __future__ import annotations
+
+from ...redaction import redact
+
+__all__ = ["HistoryError"]
+
+
+class HistoryError(Exception):
+    """History cannot be read now; `reason` is redacted and says why. `retryable` is
+    False for what retrying cannot heal (credentials, URL)."""
+
+    def __init__(self, reason: str, retryable: bool = True):
+        reason = redact(reason)
+        super().__init__(reason)
+        self.reason = reason
+        self.retryable = retryable
