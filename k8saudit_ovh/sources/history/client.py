@@ -2,9 +2,11 @@
 heal (429, 5xx, no answer), a clear HistoryError for what cannot (401, 403, 404)."""
 from __future__ import annotations
 
+import json
 import random
 import threading
 from collections.abc import Iterator
+from urllib.parse import quote
 
 from ...redaction import logger
 from .documents import Document
@@ -40,7 +42,7 @@ class HistoryClient:
             options["http_auth"] = (endpoint.user, endpoint.password)
         self._client = OpenSearch(
             hosts=[{"host": parts.hostname, "port": parts.port or 9200, "scheme": parts.scheme}], **options)
-        self._alias = endpoint.alias
+        self._path = f"/{quote(endpoint.alias, safe='')}/_search"
 
     def __repr__(self) -> str:
         return f"<HistoryClient {self.endpoint.display}>"
@@ -53,7 +55,8 @@ class HistoryClient:
         from .cursor import HistoryCursor  # the cursor pages through this client
         return HistoryCursor(self, start_ms).read_until(end_ms)
 
-    def _search(self, body: dict) -> list:
+    def search(self, body: dict) -> bytes:
+        """The raw JSON body of the `_search` answer to `body` (documents.py reads it)."""
         from opensearchpy.exceptions import (AuthenticationException, AuthorizationException,
                                              ConnectionError, NotFoundError, TransportError)
         e = self.endpoint
@@ -61,8 +64,10 @@ class HistoryClient:
         for attempt in range(e.max_retries + 1):
             self.requests += 1
             try:
-                answer = self._client.search(index=self._alias, body=body)
-                return answer.get("hits", {}).get("hits", [])
+                connection = self._client.transport.get_connection()
+                _, _, data = connection.perform_request(
+                    "POST", self._path, body=json.dumps(body).encode(), headers={"content-type": "application/json"})
+                return data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
             except AuthenticationException:
                 self.errors += 1
                 raise HistoryError(f"{e.display}: HTTP 401, the user and password were rejected", retryable=False) from None

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from .client import HistoryClient
-from .documents import Document, parse_time_ms, source_field
+from .documents import Document, page_hits, parse_time_ms, source_field
 from .errors import HistoryError
 
 __all__ = ["HistoryCursor", "MAX_RESULT_WINDOW"]
@@ -38,10 +38,10 @@ class HistoryCursor:
             if skip + e.page_size > MAX_RESULT_WINDOW:
                 raise HistoryError(f"more than {MAX_RESULT_WINDOW - e.page_size} documents share the time "
                                    f"{self.time_ms} ms: they cannot be paged", retryable=False)
-            hits = client._search({
+            hits = page_hits(client.search({
                 "query": {"range": {e.time_field: {"gte": self.time_ms, "lte": end_ms, "format": "epoch_millis"}}},
                 "sort": [{e.time_field: {"order": "asc"}}],
-                "size": e.page_size, "from": skip, "track_total_hits": False})
+                "size": e.page_size, "from": skip, "track_total_hits": False}))
             fresh = 0
             for hit in hits:
                 doc_id = hit.get("_id")

@@ -3,11 +3,12 @@ event (stored as `short_message` or, Graylog layout, `message`); a GELF custom f
 appear with or without its leading `_`."""
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-__all__ = ["Document", "parse_time_ms", "source_field"]
+__all__ = ["Document", "page_hits", "parse_time_ms", "source_field"]
 
 
 def parse_time_ms(value) -> int | None:
@@ -50,3 +51,8 @@ def source_field(source: dict, name: str):
 class Document:
     time_ms: int
     audit: str  # the GELF short_message: the audit event's JSON text
+
+
+def page_hits(raw: bytes) -> list:
+    """The hits of a raw `_search` answer."""
+    return json.loads(raw).get("hits", {}).get("hits", [])
