@@ -13,7 +13,7 @@ import logging
 import time
 
 from cpython.ref cimport PyObject, Py_XDECREF, Py_INCREF
-from libc.stdint cimport uint32_t, uint64_t
+from libc.stdint cimport uint32_t, uint64_t, UINT64_MAX
 from libc.stdlib cimport calloc, free
 from libc.stdio cimport snprintf
 from libc.string cimport memcpy
@@ -218,6 +218,9 @@ cdef class StreamSink:
     def finish(self):
         self.stream.finish()
 
+    def set_history_healthy(self, bint healthy):
+        self.stream.set_history_healthy(healthy)
+
     def first_live_ts(self, uint64_t gap):
         return self.stream.first_live_ts(gap)
 
@@ -330,14 +333,17 @@ cdef int open_streams(PluginState* st, Instance* inst, list sources) except -1:
         if source.kind == "history":
             if endpoint is None:
                 raise ValueError(f"open params {source.display} need init_config 'history' for this stream")
-            (<StreamSink>sink).stream.enable_history(RECENT_IDS, <uint64_t>((2 * endpoint.overlap_s + 60) * 1e9))
-            (<StreamSink>sink).stream.open_gap(&unused_ts)  # Falco reads the history ring first
+            # Falco reads the window from the history ring, all of it: nothing to hold back.
+            (<StreamSink>sink).stream.enable_history(RECENT_IDS, <uint64_t>((2 * endpoint.overlap_s + 60) * 1e9),
+                                                     UINT64_MAX)
+            (<StreamSink>sink).stream.open_gap(&unused_ts)
             readers.append(HistoryReplay(label, endpoint, sink, *source.window_ms))
             continue
         if endpoint is not None:
             # The window spans the overlap on both sides of a gap, and the stream's own
             # disorder in event time.
-            (<StreamSink>sink).stream.enable_history(RECENT_IDS, <uint64_t>((2 * endpoint.overlap_s + 60) * 1e9))
+            (<StreamSink>sink).stream.enable_history(RECENT_IDS, <uint64_t>((2 * endpoint.overlap_s + 60) * 1e9),
+                                                     <uint64_t>(endpoint.hold_back_s * 1e9))
             (<StreamSink>sink).filler = GapFiller(label, endpoint, sink)
             fillers.append((<StreamSink>sink).filler)
             if store is not None:
@@ -625,14 +631,14 @@ cdef void add_stream_metrics(Metrics* m, Instance* inst) noexcept nogil:
 cdef void add_gap_metrics(Metrics* m, const char* prefix, Instance* inst, long only) noexcept nogil:
     """Gap-filling counters of stream `only`, or summed over the streams (-1); none when
     no stream has history."""
-    cdef uint64_t v[8]
+    cdef uint64_t v[9]
     cdef GapCounters* g
     cdef size_t i, k
     cdef bint any_history = False
-    cdef const char* names[8]
+    cdef const char* names[9]
     names[:] = [b"gaps_seen", b"gaps_filled", b"gaps_not_filled", b"events_recovered",
-                b"duplicates_dropped", b"history_requests", b"history_errors", b"gap_fill_ms"]
-    for k in range(8):
+                b"duplicates_dropped", b"history_requests", b"history_errors", b"gap_fill_ms", b"gaps_late"]
+    for k in range(9):
         v[k] = 0
     for i in range(inst.streams.size()):
         if only >= 0 and <long>i != only:
@@ -649,8 +655,9 @@ cdef void add_gap_metrics(Metrics* m, const char* prefix, Instance* inst, long o
         v[5] += g.history_requests.load()
         v[6] += g.history_errors.load()
         v[7] += g.gap_fill_ms.load()
+        v[8] += g.gaps_late.load()
     if any_history:
-        for k in range(8):
+        for k in range(9):
             add_metric(m, prefix, names[k], v[k], True)
 
 

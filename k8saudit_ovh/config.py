@@ -35,7 +35,10 @@ HISTORY_KEYS: tuple[Key, ...] = (
     Key("maxGapS", float, 86400.0, "Oldest gap filled, in seconds; an older start is cut to this and the "
         "rest reported as not filled.", 1, 30 * 86400),
     Key("fillWaitS", float, 30.0, "Longest a gap-fill waits for history to reach the first live event (history "
-        "lags the tail); the bound on how long live events are held back.", 0, 3600),
+        "lags the tail); what it has not reached by then is reported as not filled.", 0, 3600),
+    Key("holdBackS", float, 10.0, "Longest live delivery waits at a gap for its fill, so that the gap comes in "
+        "time order; after that (at once while history lags or fails) live goes on and the rest of the fill is "
+        "delivered as it comes, late.", 0, 3600),
     Key("timeField", str, "timestamp", "Time field of the stored documents (epoch seconds or milliseconds, "
         "or a date string)."),
     Key("shortMessageField", str, "short_message", "Field holding the audit event (GELF short_message)."),

@@ -71,7 +71,8 @@ def test_every_event_exactly_once_through_forced_disconnects(host, plugin, serve
     assert m["stream.1.disconnects"] == m["gaps_seen"] == disconnects
     assert m["gaps_filled"] + m["gaps_not_filled"] <= m["gaps_seen"] and m["gaps_not_filled"] == 0
     assert m["events_recovered"] >= disconnects * lost and m["duplicates_dropped"] > 0
-    assert m["history_requests"] >= m["gaps_filled"] and m["history_errors"] == 0
+    # Gaps opened while a fill runs join it: at least one request, maybe fewer than gaps.
+    assert m["history_requests"] > 0 and m["history_errors"] == 0
     assert history.password not in run.stderr and TOKEN not in run.stderr
 
 

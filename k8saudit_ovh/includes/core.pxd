@@ -63,7 +63,7 @@ cdef extern from "<atomic>" namespace "std" nogil:
 cdef extern from "ldp_stream.hpp" namespace "k8a" nogil:
     cppclass GapCounters:
         atomic_u64 gaps_seen, gaps_filled, gaps_not_filled, events_recovered, duplicates_dropped
-        atomic_u64 history_requests, history_errors, gap_fill_ms
+        atomic_u64 history_requests, history_errors, gap_fill_ms, gaps_late
     cppclass LdpStream:
         LdpStream(string cluster_name, size_t ring_bytes, size_t max_event_size, shared_ptr[Wakeup] wake) except +
         bool push_frame(const char* data, size_t len, bool binary)
@@ -85,7 +85,7 @@ cdef extern from "ldp_stream.hpp" namespace "k8a" nogil:
         uint64_t stalls()
         size_t ring_used()
         size_t ring_capacity()
-        void enable_history(size_t capacity, uint64_t window_ns) except +
+        void enable_history(size_t capacity, uint64_t window_ns, uint64_t hold_ns) except +
         void set_fill_floor(uint64_t ts_ns, uint64_t id)
         bool open_gap(uint64_t* last_ts)
         uint64_t first_live_ts(uint64_t gap)
@@ -94,7 +94,7 @@ cdef extern from "ldp_stream.hpp" namespace "k8a" nogil:
         void commit_delivered()
         uint64_t delivered_ts()
         uint64_t delivered_id()
-        bool filling()
+        void set_history_healthy(bool healthy)
         bool has_history()
         void finish()
         bool done()

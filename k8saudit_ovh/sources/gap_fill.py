@@ -1,17 +1,19 @@
 """Fill the gaps of one live stream from its LDP history, in a thread of its own.
 
 The stream (StreamSink, in the plugin) opens a gap at each reconnect: a marker in its live
-ring, after which Falco gets the history ring's events until this thread ends the fill.
-A fill reads from the last event delivered before the gap − overlapS to the first live
-event after it + overlapS (the reconnect time while no live event has come), in time
-order, through the same C++ reader as live frames; the stream drops what it delivered
-already. History lags the live tail by its indexing time, so a fill ends only once history
-holds a document at or after the first live event's time, or after fillWaitS of waiting.
+ring. A fill reads from the last event delivered before the gap − overlapS to the first
+live event after it + overlapS (the reconnect time while no live event has come), in time
+order, through the same C++ reader as live frames, into the history ring; the stream drops
+what it delivered already. History lags the live tail by its indexing time, so a fill ends
+only once history holds a document at or after the first live event's time, or after
+fillWaitS of waiting. Gaps opened while a fill runs join it (one range, one read), so a
+stream that reconnects often never queues fills behind each other.
 
-Failures never block the stream: a gap that cannot be filled is logged once with its time
-range and reason, counted, and live delivery resumes. Live events wait (in the live ring,
-then through back-pressure on the reader) for at most the time to read the gap plus
-fillWaitS (plus timeoutS × (maxRetries + 1) per request when history fails).
+Live delivery is never hostage to this thread: the stream holds live events at a gap for
+at most holdBackS, and not at all while the last fill failed or lagged (see
+ldp_stream.hpp); the fill's events then come late. A gap that cannot be filled is logged
+once with its time range and reason and counted; anything unexpected is caught, logged and
+counted too (thread_errors), and the thread goes on with the next gap.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from ..redaction import logger
+from ..redaction import logger, redact
 from .history import HistoryClient, HistoryCursor, HistoryEndpoint, HistoryError
 
 __all__ = ["Gap", "GapFiller", "HistoryReplay", "endpoint_from_config", "format_ms"]
@@ -48,7 +50,7 @@ def endpoint_from_config(values: dict, verify_tls: bool = True, ca_file: str = "
     """The HistoryEndpoint of one init_config `history` object (see config.HISTORY_KEYS)."""
     return HistoryEndpoint(
         url=values["url"], user=values["user"], password=values["password"], overlap_s=values["overlapS"],
-        max_gap_s=values["maxGapS"], fill_wait_s=values["fillWaitS"], time_field=values["timeField"],
+        max_gap_s=values["maxGapS"], fill_wait_s=values["fillWaitS"], hold_back_s=values["holdBackS"], time_field=values["timeField"],
         short_message_field=values["shortMessageField"], message_field=values["messageField"],
         page_size=values["pageSize"], timeout_s=values["timeoutS"], max_retries=values["maxRetries"],
         verify_tls=verify_tls, ca_file=ca_file or None)
@@ -80,8 +82,10 @@ class GapFiller(_Worker):
         end_fill() -> bool                    the oldest open gap is done
         first_live_ts(number: int) -> int     ns; 0 while unknown
         gaps_opened() -> int
+        set_history_healthy(healthy: bool)    whether live may wait at the next gap
         count_gap(filled: bool, ms: int)
         count_history(requests: int, errors: int)
+        count_thread_error()
     """
 
     _thread_kind = "gap-filler"
@@ -103,37 +107,58 @@ class GapFiller(_Worker):
         self._gaps.put(gap)
 
     def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                gap = self._gaps.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            gaps = [gap]
+            try:
+                self.fill(gaps)
+            except Exception as exc:  # a bug, or a sink that failed: report it, never vanish
+                self._unexpected(gaps, exc)
         try:
-            while not self._stop.is_set():
-                try:
-                    gap = self._gaps.get(timeout=0.2)
-                except queue.Empty:
-                    continue
-                self.fill(gap)
-        finally:
             self._client.close()
+        except Exception as exc:
+            log.warning("stream %s: closing the history client failed: %s", self.label, redact(repr(exc)))
 
-    def fill(self, gap: Gap) -> bool:
-        """Reads the gap into the stream and ends its fill; True when it was filled whole."""
+    def _absorb(self, gaps: list) -> None:
+        """Gaps opened since the fill began join it: they end with it."""
+        while True:
+            try:
+                gaps.append(self._gaps.get_nowait())
+            except queue.Empty:
+                return
+
+    def fill(self, gaps: list) -> bool:
+        """Reads gaps[0] (and every gap opened meanwhile, appended to `gaps`) into the stream,
+        then ends their fills; True when they were filled whole."""
         e = self.endpoint
         started = time.monotonic()
         overlap = int(e.overlap_s * 1000)
-        start_ms = (gap.last_ms or gap.lost_ms) - overlap
-        floor_ms = gap.reconnect_ms - int(e.max_gap_s * 1000)
+        first = gaps[0]
+        start_ms = (first.last_ms or first.lost_ms) - overlap
+        floor_ms = first.reconnect_ms - int(e.max_gap_s * 1000)
         problem = None
         if start_ms < floor_ms:
             problem = (start_ms, floor_ms, f"older than maxGapS ({e.max_gap_s:g} s)")
             start_ms = floor_ms
         cursor = HistoryCursor(self._client, start_ms)
-        target_ms = gap.reconnect_ms
+        target_ms = first.reconnect_ms
+        needed_ms = 0  # the latest first live event of the gaps in this fill: history must reach it
         try:
             waiting_since = None
             while not self._stop.is_set():
-                first_live = self._sink.first_live_ts(gap.number)
-                if not first_live and self._sink.gaps_opened() > gap.number:
-                    # No live event came before the next gap, whose fill starts where this one does.
-                    break
-                target_ms = first_live // 1_000_000 if first_live else gap.reconnect_ms
+                self._absorb(gaps)
+                last = gaps[-1]
+                first_live = self._sink.first_live_ts(last.number) // 1_000_000
+                if not first_live and self._sink.gaps_opened() > last.number:
+                    # A later gap is open but not queued yet: it joins this fill.
+                    self._stop.wait(_LAG_POLL_S / 10)
+                    continue
+                needed_ms = max([needed_ms, first_live] + [self._sink.first_live_ts(g.number) // 1_000_000
+                                                           for g in gaps[:-1]])
+                target_ms = first_live or max(needed_ms, last.reconnect_ms)
                 for doc in cursor.read_until(target_ms + overlap):
                     if not self._sink.push_history(doc.audit.encode("utf-8", "surrogatepass")):
                         return False  # closing
@@ -143,8 +168,10 @@ class GapFiller(_Worker):
                 # first live event (its clock may be ahead of ours).
                 waiting_since = waiting_since or time.monotonic()
                 if time.monotonic() - waiting_since >= e.fill_wait_s:
-                    if first_live:  # else a quiet stream: history holds all there is
-                        problem = problem or (cursor.time_ms, target_ms, f"history did not reach the first live "
+                    # A quiet stream since the gap: history holds all there is, once it has
+                    # reached the live events that came between the gaps of this fill.
+                    if cursor.time_ms < needed_ms:
+                        problem = problem or (cursor.time_ms, needed_ms, f"history did not reach the first live "
                                               f"event within fillWaitS ({e.fill_wait_s:g} s)")
                     break
                 self._stop.wait(_LAG_POLL_S)
@@ -154,17 +181,38 @@ class GapFiller(_Worker):
             self._report_requests()
         if self._stop.is_set():
             return False
-        # Counted and logged before live delivery resumes, so both are there once its events are.
-        seconds = time.monotonic() - started
-        self._sink.count_gap(problem is None, int(seconds * 1000))
-        if problem is None:
-            log.info("stream %s: gap %d filled from history: %d events read in %.1f s", self.label, gap.number,
-                     cursor.documents, seconds)
-        else:
-            log.warning("stream %s: gap %d not filled from %s to %s: %s (%d events read from history)", self.label,
-                        gap.number, format_ms(problem[0]), format_ms(problem[1]), problem[2], cursor.documents)
-        self._sink.end_fill()
+        self._end(gaps, problem, cursor.documents, time.monotonic() - started)
         return problem is None
+
+    def _end(self, gaps: list, problem, documents: int, seconds: float) -> None:
+        """Counts and logs the fill, then ends it: counted and logged before live delivery
+        resumes, so both are there once its events are."""
+        self._sink.set_history_healthy(problem is None)
+        for _ in gaps:
+            self._sink.count_gap(problem is None, int(seconds * 1000 / len(gaps)))
+        numbers = f"{gaps[0].number}" if len(gaps) == 1 else f"{gaps[0].number}-{gaps[-1].number}"
+        what = "gap" if len(gaps) == 1 else "gaps"
+        if problem is None:
+            log.info("stream %s: %s %s filled from history: %d events read in %.1f s", self.label, what, numbers,
+                     documents, seconds)
+        else:
+            log.warning("stream %s: %s %s not filled from %s to %s: %s (%d events read from history)", self.label,
+                        what, numbers, format_ms(problem[0]), format_ms(problem[1]), problem[2], documents)
+        for _ in gaps:
+            self._sink.end_fill()
+
+    def _unexpected(self, gaps: list, exc: Exception) -> None:
+        """A fill that raised what it should not: its gaps are reported as not filled (with
+        their range as far as known) and ended, so live delivery goes on."""
+        self._sink.count_thread_error()
+        self._absorb(gaps)
+        first, last = gaps[0], gaps[-1]
+        start_ms = (first.last_ms or first.lost_ms) - int(self.endpoint.overlap_s * 1000)
+        try:
+            self._end(gaps, (start_ms, last.reconnect_ms, f"gap-filler failed: {redact(repr(exc))}"), 0, 0.0)
+        except Exception as again:  # the sink itself fails: nothing more to do than say so
+            log.error("stream %s: gap-filler cannot end gaps %d-%d: %s", self.label, first.number, last.number,
+                      redact(repr(again)))
 
     def _report_requests(self) -> None:
         requests, errors = self._client.requests, self._client.errors
@@ -202,9 +250,12 @@ class HistoryReplay(_Worker):
             self._sink.finish()
             log.info("history %s: %d events from %s to %s", self.label, cursor.documents, format_ms(start_ms),
                      format_ms(end_ms))
-        except HistoryError as exc:
-            self._sink.count_history(self._client.requests, self._client.errors)
+        except Exception as exc:  # a failed read, or a bug: the source fails with the reason, never hangs
+            reason = exc.reason if isinstance(exc, HistoryError) else f"history replay failed: {redact(repr(exc))}"
             self._sink.on_fatal(f"history {self.label}: window read up to {format_ms(cursor.time_ms)} of "
-                                f"{format_ms(start_ms)}..{format_ms(end_ms)}: {exc.reason}")
+                                f"{format_ms(start_ms)}..{format_ms(end_ms)}: {reason}")
+            if not isinstance(exc, HistoryError):
+                self._sink.count_thread_error()
+            self._sink.count_history(self._client.requests, self._client.errors)
         finally:
             self._client.close()

@@ -16,6 +16,7 @@ LdpStream::LdpStream(std::string cluster_name, size_t ring_bytes, size_t max_eve
       max_event_size_(max_event_size),
       ring_(ring_bytes),
       wake_(std::move(wake)),
+      drain_log_(kFrameLogIntervalNs),
       log_(kFrameLogIntervalNs),
       unwrapper_(max_event_size, &log_) {}
 
@@ -42,7 +43,8 @@ void LdpStream::drop_message(uint64_t size, uint64_t limit) {
              "more than any event of maxEventSize needs", (unsigned long long)size, (unsigned long long)limit);
 }
 
-void LdpStream::enable_history(size_t capacity, uint64_t window_ns) {
+void LdpStream::enable_history(size_t capacity, uint64_t window_ns, uint64_t hold_ns) {
+    hold_ns_ = hold_ns;
     history_ = std::make_unique<History>(ring_bytes_, max_event_size_, &log_, capacity, window_ns);
     history_->sink.stream = this;
     history_->reader.identify(true);
@@ -130,14 +132,54 @@ void LdpStream::set_fatal(const std::string& message) {
     wake_->notify();
 }
 
-bool LdpStream::deliver(EventBatch& batch, std::string_view payload, uint64_t ts, uint64_t id) {
+static uint64_t monotonic_ns() {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return uint64_t(ts.tv_sec) * 1'000'000'000ull + uint64_t(ts.tv_nsec);
+}
+
+// Events are "in order" (they move the checkpoint) when they come from the live ring with
+// no fill owed, or from the fill live is waiting for: the checkpoint never passes a range
+// that is still to come late.
+bool LdpStream::deliver(EventBatch& batch, std::string_view payload, uint64_t ts, uint64_t id, bool in_order) {
     if (history_ && history_->recent.seen_or_add(id, ts)) {
         gap_counters.duplicates_dropped.fetch_add(1, std::memory_order_relaxed);
         return false;
     }
     batch.add(payload, ts);
-    drained_ts_ = ts;
-    drained_id_ = id;
+    if (in_order) {
+        drained_ts_ = ts;
+        drained_id_ = id;
+    }
+    return true;
+}
+
+void LdpStream::hold_live() {
+    holding_ = true;
+    hold_until_ns_ = hold_ns_ == UINT64_MAX ? UINT64_MAX : monotonic_ns() + hold_ns_;
+}
+
+bool LdpStream::hold_expired() {
+    if (!history_healthy_.load(std::memory_order_relaxed)) return true;  // the fill failed or lags
+    return hold_until_ns_ != UINT64_MAX && monotonic_ns() >= hold_until_ns_;
+}
+
+bool LdpStream::take_history(EventBatch& batch, uint32_t& n) {
+    std::string_view payload;
+    uint64_t ts, id;
+    SpscRing& ring = history_->ring;
+    if (!ring.peek(&payload, &ts, &id)) return false;
+    if (payload.empty()) {  // a fill ends
+        owed_--;
+        floor_ts_ = floor_id_ = 0;  // the checkpoint's floor holds for the first fill only
+        if (owed_ == 0) holding_ = false;
+    } else if (ts < floor_ts_ || id == floor_id_) {
+        gap_counters.duplicates_dropped.fetch_add(1, std::memory_order_relaxed);
+    } else if (deliver(batch, payload, ts, id, holding_)) {
+        n++;
+        gap_counters.events_recovered.fetch_add(1, std::memory_order_relaxed);
+    }
+    ring.pop(payload.size());
     return true;
 }
 
@@ -146,19 +188,28 @@ uint32_t LdpStream::drain(EventBatch& batch, uint32_t max) {
     std::string_view payload;
     uint64_t ts, id;
     while (n < max) {
-        SpscRing& ring = filling_ ? history_->ring : ring_;
-        if (!ring.peek(&payload, &ts, &id)) break;  // while filling: live waits for history
-        if (payload.empty()) {  // a gap begins (live ring) or its fill ends (history ring)
-            if (filling_) floor_ts_ = floor_id_ = 0;
-            filling_ = !filling_;
-            filling_flag_.store(filling_, std::memory_order_relaxed);
-        } else if (filling_ && (ts < floor_ts_ || id == floor_id_)) {
-            gap_counters.duplicates_dropped.fetch_add(1, std::memory_order_relaxed);
-        } else if (deliver(batch, payload, ts, id)) {
-            n++;
-            if (filling_) gap_counters.events_recovered.fetch_add(1, std::memory_order_relaxed);
+        if (owed_ > 0) {
+            if (take_history(batch, n)) continue;
+            if (holding_) {
+                if (!hold_expired()) break;  // live waits for the fill
+                holding_ = false;
+                gap_counters.gaps_late.fetch_add(1, std::memory_order_relaxed);
+                drain_log_.log(0, "", "live delivery resumed before a gap's fill ended (holdBackS passed, or history "
+                               "lags or fails): the rest of the fill is delivered as it comes");
+            }
         }
-        ring.pop(payload.size());
+        if (!ring_.peek(&payload, &ts, &id)) break;
+        if (payload.empty()) {  // a gap begins
+            owed_++;
+            if (owed_ == 1 && history_healthy_.load(std::memory_order_relaxed)) {
+                hold_live();
+            } else {
+                gap_counters.gaps_late.fetch_add(1, std::memory_order_relaxed);
+            }
+        } else if (deliver(batch, payload, ts, id, owed_ == 0)) {
+            n++;
+        }
+        ring_.pop(payload.size());
     }
     return n;
 }

@@ -3,10 +3,13 @@
 // plugin_next_batch drains them. A full ring makes the reader wait (back-pressure).
 //
 // With history (gap-fill), a second ring holds the events a filler thread reads from LDP
-// history. A reconnect puts a gap marker in the live ring; when next_batch reaches it, it
-// takes events from the history ring until the filler's end marker, then goes on with
-// the live ring: live events that came meanwhile wait there (back-pressure), and events
-// delivered twice (the overlap) are dropped by their identity (auditID + stage).
+// history, each fill closed by an end marker. A reconnect puts a gap marker in the live
+// ring; when next_batch reaches it, it holds live delivery and takes the fill's events
+// from the history ring until its end marker, so the gap comes in time order. The hold is
+// bounded (holdBackS), and skipped while history is known to lag or fail or an earlier
+// fill is still owed: live then goes on, and the history ring's events are delivered as
+// they come (late, before the live events of the same call). Events delivered twice (the
+// overlap) are dropped by their identity (auditID + stage).
 #pragma once
 #include <atomic>
 #include <cstdint>
@@ -27,7 +30,7 @@ namespace k8a {
 // Counters of gap-filling; those the filler thread (Python) reports are added there.
 struct GapCounters {
     std::atomic<uint64_t> gaps_seen{0}, gaps_filled{0}, gaps_not_filled{0}, events_recovered{0},
-        duplicates_dropped{0}, history_requests{0}, history_errors{0}, gap_fill_ms{0};
+        duplicates_dropped{0}, history_requests{0}, history_errors{0}, gap_fill_ms{0}, gaps_late{0};
 };
 
 class LdpStream : public EventSink {
@@ -59,8 +62,9 @@ public:
 
     // ---- before the threads start ----
     // Keeps the identities of the last `window_ns` of delivered events (at most
-    // `capacity`) and a history ring: gaps can be filled.
-    void enable_history(size_t capacity, uint64_t window_ns);
+    // `capacity`) and a history ring: gaps can be filled. Live delivery waits at most
+    // `hold_ns` at a gap for its fill (UINT64_MAX: until the fill ends).
+    void enable_history(size_t capacity, uint64_t window_ns, uint64_t hold_ns);
     // The first fill (from a checkpoint) starts after the event `id` of time `ts_ns`: what
     // history holds before it was delivered before the restart.
     void set_fill_floor(uint64_t ts_ns, uint64_t id) {
@@ -76,6 +80,8 @@ public:
     bool end_fill();
     // A history-only stream (history: source) has nothing more after what it pushed.
     void finish() { finished_.store(true, std::memory_order_release); }
+    // Whether the last fill was whole: while not, live delivery does not wait at gaps.
+    void set_history_healthy(bool healthy) { history_healthy_.store(healthy, std::memory_order_relaxed); }
     GapCounters gap_counters;
 
     // ---- Falco's event thread ----
@@ -103,17 +109,20 @@ public:
     // The last event Falco has received (time 0: none yet): what a checkpoint records.
     uint64_t delivered_ts() const { return delivered_ts_.load(std::memory_order_relaxed); }
     uint64_t delivered_id() const { return delivered_id_.load(std::memory_order_relaxed); }
-    bool filling() const { return filling_flag_.load(std::memory_order_relaxed); }
     bool has_history() const { return history_ != nullptr; }
     // Falco's thread: finished, and every event delivered.
-    bool done() const { return finished_.load(std::memory_order_acquire) && !filling_ && ring_.used() == 0; }
+    bool done() const { return finished_.load(std::memory_order_acquire) && owed_ == 0 && ring_.used() == 0; }
 
 private:
     // Writes one event into `ring`, waiting while it is full (back-pressure).
     bool push(SpscRing& ring, std::string_view json, uint64_t ts_ns, uint64_t id, ClusterNameTagger& tagger,
               std::string& tagged, AuditReader& reader);
     bool push_marker(SpscRing& ring);
-    bool deliver(EventBatch& batch, std::string_view payload, uint64_t ts, uint64_t id);
+    bool deliver(EventBatch& batch, std::string_view payload, uint64_t ts, uint64_t id, bool in_order);
+    // Falco's thread: one event or marker of the history ring; false when it is empty.
+    bool take_history(EventBatch& batch, uint32_t& n);
+    void hold_live();
+    bool hold_expired();
 
     // The history intake: its own reader (the filler thread parses beside the live one).
     struct HistorySink : EventSink {
@@ -147,10 +156,13 @@ private:
     static constexpr size_t kFirstLiveSlots = 64;
     FirstLive first_live_[kFirstLiveSlots];
     // Falco's thread only
-    bool filling_ = false;
+    bool holding_ = false;     // live waits at a gap for its fill
+    uint64_t owed_ = 0;        // fills whose end marker has not been drained yet
+    uint64_t hold_ns_ = 0, hold_until_ns_ = 0;
     uint64_t floor_ts_ = 0, floor_id_ = 0;
     uint64_t drained_ts_ = 0, drained_id_ = 0;
-    std::atomic<bool> filling_flag_{false}, finished_{false};
+    RateLimitedLog drain_log_;
+    std::atomic<bool> finished_{false}, history_healthy_{true};
     std::atomic<uint64_t> delivered_ts_{0}, delivered_id_{0};
     std::shared_ptr<Wakeup> wake_;
     RateLimitedLog log_;

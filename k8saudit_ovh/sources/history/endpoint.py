@@ -19,6 +19,7 @@ class HistoryEndpoint:
     overlap_s: float = 10.0
     max_gap_s: float = 86400.0
     fill_wait_s: float = 30.0
+    hold_back_s: float = 10.0
     time_field: str = "timestamp"
     short_message_field: str = "short_message"
     message_field: str = "message"
