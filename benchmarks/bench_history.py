@@ -95,3 +95,41 @@ def test_longest_live_stall_during_a_gap_fill(benchmark, plugin):
                                 events_recovered=metrics["events_recovered"])
     print(f"\nlive stall during a gap-fill of {metrics['events_recovered']} events: longest {stall * 1000:.0f} ms "
           f"between batches; the fill took {metrics['gap_fill_ms']} ms")
+
+
+def test_live_rate_with_stale_history_and_frequent_reconnects(benchmark, plugin):
+    """Issue 19: history that never catches up (nothing indexed) and a reconnect every second
+    at 5 000 events/s, default holdBackS and fillWaitS: the live events Falco receives per
+    second of the run, next to the rate the stream sent them at."""
+    from k8saudit_ovh.cli.host import Plugin
+    per_connection, lost, connections = 5000, 500, 10
+    events = feed(connections * (per_connection + lost) + 1000, int(time.time() * 1000))
+    live = sum(1 for i in range(len(events)) if i % (per_connection + lost) < per_connection)
+    with OpenSearchServer() as history:
+        history.visible_until = lambda: 0
+        ldp = LdpServer([frame(e) for e in events], Behavior(close_after=per_connection, resume_skip=lost,
+                                                             rate=5000)).start()
+        config = json.dumps({**FAST, "history": _history_config(history)})
+
+        def follow():
+            with Plugin(plugin, config) as p:
+                stream = p.open(ldp.url(TOKEN))
+                got, started, deadline = 0, time.monotonic(), time.monotonic() + 300
+                while got < live and time.monotonic() < deadline:
+                    got += len(stream.next_batch())
+                seconds = time.monotonic() - started
+                metrics = p.metrics()
+                stream.close()
+            return got, seconds, metrics
+
+        try:
+            got, seconds, metrics = benchmark.pedantic(follow, rounds=1, iterations=1)
+        finally:
+            ldp.stop()
+    assert got == live
+    rate = got / seconds
+    benchmark.extra_info.update(live_events=got, seconds=round(seconds, 2), events_per_s=round(rate),
+                                gaps=metrics["gaps_seen"], gaps_late=metrics["gaps_late"])
+    print(f"\nstale history, {metrics['gaps_seen']} reconnects: {got} live events in {seconds:.1f} s = "
+          f"{rate:,.0f} events/s received (stream sends 5 000/s while connected); "
+          f"{metrics['gaps_late']} gaps not waited for")
