@@ -12,13 +12,15 @@ OpenSearch does) or gives no tiebreaker value is a HistoryError saying so.
 
 Trust but verify: every page must come in ascending time order and inside the asked range
 (a server that ignores the sort would otherwise shorten a window silently). Malformed hits
-are skipped and counted by reason (documents.SKIP_REASONS), once each. A page over the
-bounds of one answer (HistoryAnswerTooLarge) is asked again at half the size, down to one
-document. Memory: one page, and the keys of the hits of one timestamp (at most the result
-window).
+are skipped and counted by reason (documents.SKIP_REASONS), once each by their `_id` (a
+skipped hit without one, each time it is read). A page over the bounds of one answer
+(HistoryAnswerTooLarge) is asked again at half the size, down to one document. Memory: one
+page, the keys of the documents of one timestamp and of the last skipped hits (each at most
+the result window).
 """
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterator
 
 from .client import HistoryClient
@@ -45,7 +47,8 @@ class HistoryCursor:
         self.page_size = client.endpoint.page_size  # halved for an answer too large
         self._layout = DocumentLayout.of(client.endpoint, max_event_size)
         self._window = result_window
-        self._at_time: set = set()  # keys of the hits read at exactly time_ms
+        self._at_time: set = set()  # keys of the documents read at exactly time_ms
+        self._skips_seen = _RecentKeys(result_window)  # keys of the skipped hits counted last
         self._past_time = False  # every document at time_ms is read (a flood): page after it
 
     def read_until(self, end_ms: int) -> Iterator[Document]:
@@ -84,17 +87,21 @@ class HistoryCursor:
             skip = skip + count if fresh == 0 else 0
 
     def _first_time(self, entry: Document | Skip) -> bool:
-        """Counts a skipped hit and remembers the key of a hit at time_ms; False for a hit
-        read before (it is not counted or delivered again)."""
-        if entry.key is None:  # a skipped hit without `_id`: counted each time it is read
-            self.skipped[entry.reason] += 1
-            return False
+        """False for a hit read before, which is not delivered or counted again. Remembers
+        the key of a document at time_ms; counts a skipped hit (whose time is unknown)."""
+        if isinstance(entry, Skip):
+            return self._count(entry)
         if entry.key in self._at_time:
             return False
         self._at_time.add(entry.key)
-        if isinstance(entry, Skip):
-            self.skipped[entry.reason] += 1
         return True
+
+    def _count(self, skip: Skip) -> bool:
+        """Counts a skipped hit once by its key (one without, each time); True when new."""
+        if skip.key is not None and not self._skips_seen.add(skip.key):
+            return False
+        self.skipped[skip.reason] += 1
+        return skip.key is not None
 
     def _read_flood(self) -> Iterator[Document]:
         """All the documents at time_ms not read yet, by search_after on [time, `_id`]."""
@@ -117,12 +124,12 @@ class HistoryCursor:
                     raise HistoryError(f"{what}: the server does not page them in order of their sort "
                                        f"values (search_after ignored?)", retryable=False)
                 after = entry.sort
-                # Hits read by the `from` walk are in _at_time; the others come once each,
-                # in order of their sort values: not remembered.
-                if entry.key is not None and entry.key in self._at_time:
-                    continue
+                # Documents read by the `from` walk are in _at_time; the others come once
+                # each, in order of their sort values: not remembered.
                 if isinstance(entry, Skip):
-                    self.skipped[entry.reason] += 1
+                    self._count(entry)
+                    continue
+                if entry.key in self._at_time:
                     continue
                 self.documents += 1
                 yield entry
@@ -161,6 +168,23 @@ class HistoryCursor:
                                    f"{previous} ms: it ignores the sort order")
             previous = entry.time_ms
         return page
+
+
+class _RecentKeys:
+    """The last `limit` keys added."""
+
+    def __init__(self, limit: int):
+        self._keys: OrderedDict = OrderedDict()
+        self._limit = limit
+
+    def add(self, key) -> bool:
+        """True when the key is new."""
+        if key in self._keys:
+            return False
+        self._keys[key] = None
+        if len(self._keys) > self._limit:
+            self._keys.popitem(last=False)
+        return True
 
 
 def _ascending(before: tuple, after: tuple) -> bool:

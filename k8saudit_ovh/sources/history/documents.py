@@ -2,9 +2,10 @@
 
 A document is a GELF message whose short_message is the audit event (stored as
 `short_message` or, Graylog layout, `message`); a GELF custom field may appear with or
-without its leading `_`. A page is parsed only after a pass over its bytes has bounded its
-nesting depth and the number of values Python would make of it (a page of millions of tiny
-values, or of deep documents, would otherwise take hundreds of MB). Each hit is then
+without its leading `_`. A page is parsed only after passes over its bytes have bounded its
+nesting depth, the number of values Python would make of it and the size of its text (a
+page of millions of tiny values, or of deep documents, would otherwise take hundreds of MB;
+one character beyond the BMP makes Python store a whole text 4 bytes a character). Each hit is then
 checked on its own: a malformed one (see SKIP_REASONS) is returned as a Skip, never an
 exception, so that paging goes on. Only HistoryError leaves this module, for a page that
 cannot be read at all.
@@ -14,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
@@ -21,7 +23,7 @@ from decimal import Decimal, InvalidOperation
 from ...config import max_frame_bytes
 from .errors import HistoryAnswerTooLarge, HistoryError
 
-__all__ = ["DEFAULT_MAX_EVENT_SIZE", "MAX_DEPTH", "MAX_VALUES", "SKIP_REASONS", "Document", "DocumentLayout",
+__all__ = ["DEFAULT_MAX_EVENT_SIZE", "MAX_DEPTH", "MAX_TEXT_BYTES", "MAX_VALUES", "SKIP_REASONS", "Document", "DocumentLayout",
            "Skip", "SkipCounts", "parse_time_ms", "read_page", "source_field"]
 
 # Why a hit is skipped (history_documents_skipped.<reason>):
@@ -37,6 +39,7 @@ SKIP_REASONS = (
 DEFAULT_MAX_EVENT_SIZE = 262144  # init_config maxEventSize's default
 MAX_DEPTH = 64  # nesting of a whole answer: hit documents sit at depth 5
 MAX_VALUES = 250_000  # JSON values and keys of one page: ~60 MB of Python objects at worst
+MAX_TEXT_BYTES = 16 << 20  # memory of a page decoded (and of its strings, once parsed)
 MAX_ID_BYTES = 512  # OpenSearch's own limit on `_id`
 MAX_TIME_TEXT = 64  # characters of a time written as a string
 MAX_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
@@ -45,6 +48,11 @@ _MAX_NUMBER_DIGITS = 40  # longer integers become floats (inf): Python's int() r
 # The page scan: escapes and structure characters of the raw bytes (UTF-8 keeps them ASCII).
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _ONE_BRACKET_KIND = bytes.maketrans(b"{}", b"[]")
+# UTF-8 bytes that start no character, and the lead bytes of characters that CPython
+# stores in 2 bytes (U+0100..U+FFFF) and in 4 (beyond the BMP).
+_NOT_CONTINUATION = bytes(b for b in range(256) if not 0x80 <= b < 0xC0)
+_WIDE = re.compile(rb"[\xc4-\xef]")
+_ASTRAL = re.compile(rb"[\xf0-\xf7]")
 
 
 def parse_time_ms(value) -> int | None:
@@ -195,6 +203,8 @@ def _parse_bounded(raw: bytes):
         raise HistoryAnswerTooLarge(f"the answer holds more than {MAX_VALUES} JSON values")
     if not depth_ok:
         raise HistoryError(f"the answer is not JSON nested at most {MAX_DEPTH} levels deep")
+    if _text_bytes(raw) > MAX_TEXT_BYTES:
+        raise HistoryAnswerTooLarge(f"the answer decodes to more than {MAX_TEXT_BYTES >> 20} MiB of text")
     try:
         text = raw.decode("utf-8", "surrogatepass")  # as the client encodes what it decoded
     except UnicodeDecodeError:
@@ -207,6 +217,14 @@ def _parse_bounded(raw: bytes):
 
 def _bounded_int(digits: str):
     return int(digits) if len(digits) <= _MAX_NUMBER_DIGITS else float(digits)
+
+
+def _text_bytes(raw: bytes) -> int:
+    """Memory of the str `raw` decodes to: its characters × the widest one's storage."""
+    if raw.isascii():
+        return len(raw)
+    characters = len(raw) - len(raw.translate(None, _NOT_CONTINUATION))
+    return characters * (4 if _ASTRAL.search(raw) else 2 if _WIDE.search(raw) else 1)
 
 
 def _shape(raw: bytes) -> tuple[int, bool]:
