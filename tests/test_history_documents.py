@@ -304,6 +304,19 @@ def test_a_flood_beyond_the_result_window_is_paged_with_search_after(history):
     assert ids(cursor.read_until(BASE_MS + 300)) == ["id-500"]
 
 
+def test_after_a_flood_a_server_answering_it_again_fails_the_window(history):
+    """After a flood the next page asks `gt` its millisecond: its documents coming again
+    would be delivered twice, so they are a failure, not a silent repeat."""
+    add_flood(history, 60)
+    history.disorder.max_result_window = 40
+    cursor = HistoryCursor(client_of(history, page_size=10), BASE_MS, result_window=40)
+    flood_and_before = list(cursor.read_until(BASE_MS + 5))
+    assert len(flood_and_before) == 65
+    history.disorder.widen_range_ms = 1
+    with pytest.raises(HistoryError, match="ignores the time range"):
+        list(cursor.read_until(BASE_MS + 100))
+
+
 @pytest.mark.parametrize("id_sort, words", [("refuse", "refuses a sort on _id"),
                                             ("no_values", "no tiebreaker")])
 def test_a_flood_without_a_tiebreaker_is_a_clear_error(history, id_sort, words):

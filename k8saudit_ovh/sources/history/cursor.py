@@ -156,7 +156,8 @@ class HistoryCursor:
                 if not refused or exc.retryable:
                     raise
                 raise HistoryError(f"{refused} ({exc.reason})", retryable=False) from None
-        low, previous = self.time_ms, self.time_ms
+        low = self.time_ms + 1 if self._past_time else self.time_ms  # `gt` after a flood
+        previous = low
         for entry in page:
             if not isinstance(entry, Document):
                 continue
