@@ -53,6 +53,7 @@ TARGETS = (
     Target("open_params", 4096, python=True),
     Target("config", 4096, python=True),
     Target("ws_frames", 65536, python=True),
+    Target("history_documents", 65536, python=True),
 )
 
 
@@ -124,6 +125,10 @@ def dictionary_tokens(target: Target) -> list[str]:
     if target.name == "ws_frames":  # frame headers: FIN+opcode, 7/16/64-bit lengths, a mask bit
         return ["\x81", "\x82", "\x01", "\x00", "\x80", "\x88", "\x89", "\x8a", "\x7e\x01\x00",
                 "\x7f\x00\x00\x00\x00\x00\x00\x10\x00", "\xfe"]
+    if target.name == "history_documents":  # a _search answer: its envelope and the fields read
+        return JSON_TOKENS + ["hits", "_id", "_source", "sort", "_shards", "failed", "timed_out", "timestamp",
+                              "message", "short_message", "_short_message", "1764824400.123", "1764824400123",
+                              "2025-12-04 05:00:00.123", "\\\\", "\\\""]
     if target.name == "go_url":
         return ["%", "%25", "%zz", "?", "#", "&", ";", "=", "+", "//", "[::1]", "@", "\n"]
     if target.name == "rfc3339":

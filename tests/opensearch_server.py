@@ -8,6 +8,11 @@ written as epoch seconds, epoch milliseconds or date strings. It answers
 field (ties in insertion order, as a shard does), `size`, `from` and `search_after`, checks
 basic auth, and misbehaves on demand: answer 401/429/500 for the next N requests, or be
 slow. Documents can be added while it runs (history that lags the live tail).
+
+Document-level behaviours (`disorder`, tests/test_history_documents.py): any `_source`
+(odd documents), documents without `_id`, a sort on [time, `_id`] with search_after on
+both (or refused, or without tiebreaker values), index.max_result_window, and a server that
+ignores the sort order or the asked range.
 """
 import base64
 import gzip
@@ -51,16 +56,33 @@ class Misbehavior:
 
 
 @dataclass
+class Disorder:
+    """Document-level misbehaviour (tests/test_history_documents.py)."""
+    ignore_sort: bool = False  # hits in the order they were added, not by time
+    widen_range_ms: int = 0  # answer documents this far outside the asked range
+    # A sort on [time, _id]: "accept" (ties by _id, sort values [time, _id]), "refuse"
+    # (400, as recent OpenSearch does), "no_values" (sorted, but sort values [time] only).
+    id_sort: str = "accept"
+    max_result_window: int = 10_000  # from + size beyond it: 400, as index.max_result_window
+
+
+class Refused(Exception):
+    """A search answered 400, as OpenSearch refuses it."""
+
+
+@dataclass
 class _Stored:
     time_ms: int
-    doc_id: str
-    source: dict
+    doc_id: str | None  # None: a hit without `_id`
+    source: object  # a GELF document; anything for odd ones
+    added: int = 0  # insertion order
 
 
 class OpenSearchServer:
     def __init__(self, alias: str = "audit-alias", user: str = "ldp-user", password: str = "hist-p4ssw0rd"):
         self.alias, self.user, self.password = alias, user, password
         self.misbehavior = Misbehavior()
+        self.disorder = Disorder()
         # When set, only documents up to this time (ms) are served: history that never
         # runs ahead of the live tail, and lags it when the callable does.
         self.visible_until = None
@@ -72,9 +94,11 @@ class OpenSearchServer:
 
     # -- documents -------------------------------------------------------------------------
 
-    def add(self, source: dict, time_ms: int) -> None:
+    def add(self, source, time_ms: int, doc_id: str | None = "") -> None:
+        """A document the server indexes at time_ms, whatever its `_source` says."""
         with self._lock:
-            stored = _Stored(time_ms, f"doc-{len(self._docs)}", source)
+            n = len(self._docs)
+            stored = _Stored(time_ms, f"doc-{n:06d}" if doc_id == "" else doc_id, source, n)
             i = len(self._docs)
             while i > 0 and self._docs[i - 1].time_ms > time_ms:
                 i -= 1
@@ -147,7 +171,12 @@ class OpenSearchServer:
             return self._send(handler, 404, {"error": "no such index", "status": 404})
         body = json.loads(raw or b"{}")
         self.requests.append(body)
-        self._send(handler, 200, {"took": 1, "timed_out": False, "hits": {"hits": self._search(body)}})
+        try:
+            hits = self._search(body)
+        except Refused as refusal:
+            return self._send(handler, 400, {"error": {"type": "illegal_argument_exception", "reason": str(refusal)},
+                                             "status": 400})
+        self._send(handler, 200, {"took": 1, "timed_out": False, "hits": {"hits": hits}})
 
     def _send(self, handler, status: int, answer: dict) -> None:
         self.statuses.append(status)
@@ -164,20 +193,35 @@ class OpenSearchServer:
         if sort:
             (sort_field, order), = sort[0].items()
             assert sort_field == field_name and order.get("order", "asc") == "asc", "only ascending time sort"
-        lo = max(_bound(bounds, "gte", 0), _bound(bounds, "gt", 1))
-        hi = min(_bound(bounds, "lte", 0, default=2**63), _bound(bounds, "lt", -1, default=2**63))
+        by_id = [next(iter(s)) for s in sort[1:]] == ["_id"]
+        assert len(sort) <= 1 or by_id, "only time, then _id"
+        d = self.disorder
+        if by_id and d.id_sort == "refuse":
+            raise Refused("Fielddata access on the _id field is disallowed")
+        lo = max(_bound(bounds, "gte", 0), _bound(bounds, "gt", 1)) - d.widen_range_ms
+        hi = min(_bound(bounds, "lte", 0, default=2**63), _bound(bounds, "lt", -1, default=2**63)) + d.widen_range_ms
         if self.visible_until is not None:
             hi = min(hi, self.visible_until())
         with self._lock:
             docs = [d for d in self._docs if lo <= d.time_ms <= hi]
+        if d.ignore_sort:
+            docs.sort(key=lambda stored: stored.added)
+        elif by_id:
+            docs.sort(key=lambda stored: (stored.time_ms, stored.doc_id or ""))
         after = body.get("search_after")
-        if after:
+        if after and by_id and len(after) >= 2:
+            docs = [d for d in docs if (d.time_ms, d.doc_id or "") > (after[0], after[1])]
+        elif after:
             docs = [d for d in docs if d.time_ms > after[0]]
         start = int(body.get("from", 0))
         size = int(body.get("size", 10))
-        assert start + size <= 10_000, "from + size over max_result_window"
-        return [{"_index": self.alias, "_id": d.doc_id, "_source": d.source, "sort": [d.time_ms]}
-                for d in docs[start:start + size]]
+        if start + size > d.max_result_window:
+            raise Refused(f"Result window is too large, from + size must be less than or equal to: "
+                          f"[{d.max_result_window}] but was [{start + size}]")
+        tiebreak = by_id and d.id_sort == "accept"
+        return [{"_index": self.alias, **({} if s.doc_id is None else {"_id": s.doc_id}), "_source": s.source,
+                 "sort": [s.time_ms, s.doc_id or ""] if tiebreak else [s.time_ms]}
+                for s in docs[start:start + size]]
 
 
 def _bound(bounds: dict, key: str, shift: int, default: int = 0) -> int:

@@ -4,9 +4,9 @@ client: the endpoint and its credentials, the client (requests, retries), the st
 documents, and the cursor that pages a time window in order."""
 from .client import HistoryClient
 from .cursor import MAX_RESULT_WINDOW, HistoryCursor
-from .documents import Document, parse_time_ms, source_field
+from .documents import SKIP_REASONS, Document, SkipCounts, parse_time_ms, source_field
 from .endpoint import HistoryEndpoint, is_loopback
-from .errors import HistoryError
+from .errors import HistoryAnswerTooLarge, HistoryError
 
-__all__ = ["Document", "HistoryClient", "HistoryCursor", "HistoryEndpoint", "HistoryError", "MAX_RESULT_WINDOW",
-           "is_loopback", "parse_time_ms", "source_field"]
+__all__ = ["Document", "HistoryAnswerTooLarge", "HistoryClient", "HistoryCursor", "HistoryEndpoint", "HistoryError",
+           "MAX_RESULT_WINDOW", "SKIP_REASONS", "SkipCounts", "is_loopback", "parse_time_ms", "source_field"]

@@ -30,7 +30,6 @@ class HistoryClient:
         self._stop = stop or threading.Event()
         self.requests = 0
         self.errors = 0
-        self.skipped = 0  # documents without a readable time or audit text
         parts = endpoint._parts()
         options = {"timeout": endpoint.timeout_s, "max_retries": 0, "retry_on_timeout": False,
                    "http_compress": True}

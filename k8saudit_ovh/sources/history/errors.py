@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ...redaction import redact
 
-__all__ = ["HistoryError"]
+__all__ = ["HistoryAnswerTooLarge", "HistoryError"]
 
 
 class HistoryError(Exception):
@@ -15,3 +15,7 @@ class HistoryError(Exception):
         super().__init__(reason)
         self.reason = reason
         self.retryable = retryable
+
+
+class HistoryAnswerTooLarge(HistoryError):
+    """An answer over the bounds of one page (bytes, values): a smaller page may pass."""
