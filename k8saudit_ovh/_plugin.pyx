@@ -29,6 +29,8 @@ from k8saudit_ovh import config as _config
 from k8saudit_ovh.redaction import logger, redact
 from k8saudit_ovh.sources.checkpoint import Checkpoint, Checkpointer, CheckpointStore, fingerprint
 from k8saudit_ovh.sources.gap_fill import Gap, GapFiller, HistoryReplay, endpoint_from_config
+# (named apart from SKIP_REASONS, the audit reader's count of skip reasons)
+from k8saudit_ovh.sources.history import SKIP_REASONS as HISTORY_SKIP_REASONS
 from k8saudit_ovh.sources.ldp_reader import ReaderOptions, StreamReader
 from k8saudit_ovh.sources.open_params import parse_open_params
 
@@ -38,6 +40,7 @@ cdef enum:
     MAX_METRICS = 1024
     METRIC_NAME_LEN = 96
     EVENT_TEXT_LEN = 4096
+    GAP_METRICS = 9
 
 cdef extern from "<pthread.h>" nogil:
     ctypedef struct pthread_mutex_t:
@@ -237,6 +240,11 @@ cdef class StreamSink:
     def count_history(self, uint64_t requests, uint64_t errors):
         self.stream.gap_counters.history_requests.fetch_add(requests)
         self.stream.gap_counters.history_errors.fetch_add(errors)
+
+    def count_skipped(self, skipped):
+        """Stored documents a read skipped: a mapping from SKIP_REASONS to counts."""
+        for i, reason in enumerate(HISTORY_SKIP_REASONS):
+            self.stream.gap_counters.documents_skipped[i].fetch_add(skipped.get(reason, 0))
 
     def count_thread_error(self):
         """A thread of this stream caught an unexpected exception (it logged it) and goes on."""
@@ -628,18 +636,32 @@ cdef void add_stream_metrics(Metrics* m, Instance* inst) noexcept nogil:
         add_gap_metrics(m, prefix, inst, i)
 
 
+# Metric names of the skipped stored documents, one per reason, made once.
+cdef char document_skip_names[DOCUMENT_SKIP_REASONS][METRIC_NAME_LEN]
+assert len(HISTORY_SKIP_REASONS) <= DOCUMENT_SKIP_REASONS, "GapCounters::kDocumentSkipReasons is too small"
+for _i, _reason in enumerate(HISTORY_SKIP_REASONS):
+    _name = f"history_documents_skipped.{_reason}".encode()
+    memcpy(document_skip_names[_i], <const char*>_name, len(_name) + 1)
+cdef int document_skip_reasons = len(HISTORY_SKIP_REASONS)
+
+
 cdef void add_gap_metrics(Metrics* m, const char* prefix, Instance* inst, long only) noexcept nogil:
     """Gap-filling counters of stream `only`, or summed over the streams (-1); none when
     no stream has history."""
-    cdef uint64_t v[9]
+    cdef uint64_t v[GAP_METRICS]
+    cdef uint64_t skipped[DOCUMENT_SKIP_REASONS]
+    cdef uint64_t skipped_total = 0
     cdef GapCounters* g
     cdef size_t i, k
+    cdef int r
     cdef bint any_history = False
-    cdef const char* names[9]
+    cdef const char* names[GAP_METRICS]
     names[:] = [b"gaps_seen", b"gaps_filled", b"gaps_not_filled", b"events_recovered",
                 b"duplicates_dropped", b"history_requests", b"history_errors", b"gap_fill_ms", b"gaps_late"]
-    for k in range(9):
+    for k in range(GAP_METRICS):
         v[k] = 0
+    for r in range(document_skip_reasons):
+        skipped[r] = 0
     for i in range(inst.streams.size()):
         if only >= 0 and <long>i != only:
             continue
@@ -656,9 +678,17 @@ cdef void add_gap_metrics(Metrics* m, const char* prefix, Instance* inst, long o
         v[6] += g.history_errors.load()
         v[7] += g.gap_fill_ms.load()
         v[8] += g.gaps_late.load()
-    if any_history:
-        for k in range(9):
-            add_metric(m, prefix, names[k], v[k], True)
+        for r in range(document_skip_reasons):
+            skipped[r] += g.documents_skipped[r].load()
+    if not any_history:
+        return
+    for k in range(GAP_METRICS):
+        add_metric(m, prefix, names[k], v[k], True)
+    for r in range(document_skip_reasons):
+        skipped_total += skipped[r]
+    add_metric(m, prefix, "history_documents_skipped", skipped_total, True)
+    for r in range(document_skip_reasons):
+        add_metric(m, prefix, document_skip_names[r], skipped[r], True)
 
 
 cdef api ss_plugin_metric* k8a_metrics(void* s, uint32_t* n) noexcept nogil:

@@ -4,6 +4,7 @@ comes once, in order; hostile pages end in HistoryError only, within bounded mem
 server that breaks the sort order or the range is a reported failure; a one-timestamp flood
 beyond the result window is paged with search_after, or refused clearly. Through the
 client and the OpenSearch-compatible test server, and through the C host."""
+import collections
 import json
 import subprocess
 import sys
@@ -398,6 +399,11 @@ def test_a_history_window_with_odd_documents_gives_exactly_the_good_events(host,
     assert run.end["end"] == "eof", run.end
     got = [(e["values"]["ka.auditid"], e["values"]["ka.stage"]) for e in run.events]
     assert got == [(e["auditID"], e["stage"]) for e in events[100:500]]
+    # Each odd document of the window counted once, by its reason, in the plugin's metrics.
+    reasons = [reason for reason, _ in ODD_SOURCES if reason != "too_large"]
+    expected = collections.Counter(reasons[n % len(reasons)] for n in range(100, 500) if n % 7 == 3)
+    assert {r: run.metrics[f"history_documents_skipped.{r}"] for r in expected} == dict(expected)
+    assert run.metrics["history_documents_skipped"] == sum(expected.values())
 
 
 def test_a_server_ignoring_the_sort_fails_the_window_through_the_host(host, plugin, history):

@@ -61,9 +61,11 @@ cdef extern from "<atomic>" namespace "std" nogil:
         uint64_t fetch_add(uint64_t)
 
 cdef extern from "ldp_stream.hpp" namespace "k8a" nogil:
+    const int DOCUMENT_SKIP_REASONS "k8a::GapCounters::kDocumentSkipReasons"
     cppclass GapCounters:
         atomic_u64 gaps_seen, gaps_filled, gaps_not_filled, events_recovered, duplicates_dropped
         atomic_u64 history_requests, history_errors, gap_fill_ms, gaps_late
+        atomic_u64 documents_skipped[8]
     cppclass LdpStream:
         LdpStream(string cluster_name, size_t ring_bytes, size_t max_event_size, shared_ptr[Wakeup] wake) except +
         bool push_frame(const char* data, size_t len, bool binary)

@@ -85,6 +85,7 @@ class GapFiller(_Worker):
         set_history_healthy(healthy: bool)    whether live may wait at the next gap
         count_gap(filled: bool, ms: int)
         count_history(requests: int, errors: int)
+        count_skipped(skipped: dict)            stored documents skipped, by reason
         count_thread_error()
     """
 
@@ -179,6 +180,7 @@ class GapFiller(_Worker):
             problem = (cursor.time_ms, target_ms, exc.reason)
         finally:
             self._report_requests()
+            self._sink.count_skipped(cursor.skipped)
         if self._stop.is_set():
             return False
         self._end(gaps, problem, cursor.documents, time.monotonic() - started)
@@ -246,6 +248,7 @@ class HistoryReplay(_Worker):
             if self._stop.is_set():
                 return
             self._sink.count_history(self._client.requests, self._client.errors)
+            self._sink.count_skipped(cursor.skipped)
             self._sink.end_fill()
             self._sink.finish()
             log.info("history %s: %d events from %s to %s", self.label, cursor.documents, format_ms(start_ms),
@@ -257,5 +260,6 @@ class HistoryReplay(_Worker):
             if not isinstance(exc, HistoryError):
                 self._sink.count_thread_error()
             self._sink.count_history(self._client.requests, self._client.errors)
+            self._sink.count_skipped(cursor.skipped)
         finally:
             self._client.close()

@@ -29,8 +29,12 @@ namespace k8a {
 
 // Counters of gap-filling; those the filler thread (Python) reports are added there.
 struct GapCounters {
+    // Stored documents skipped, by the history reader's reasons (sources/history/documents.py
+    // names them; the plugin checks they fit).
+    static constexpr int kDocumentSkipReasons = 8;
     std::atomic<uint64_t> gaps_seen{0}, gaps_filled{0}, gaps_not_filled{0}, events_recovered{0},
         duplicates_dropped{0}, history_requests{0}, history_errors{0}, gap_fill_ms{0}, gaps_late{0};
+    std::atomic<uint64_t> documents_skipped[kDocumentSkipReasons] = {};
 };
 
 class LdpStream : public EventSink {
