@@ -116,6 +116,10 @@ class HostileServer:
 
     def __exit__(self, *exc) -> None:
         self.stopping.set()
+        try:
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes accept(): close alone does not
+        except OSError:
+            pass
         self._listener.close()
         for thread in self._threads:
             thread.join(10)

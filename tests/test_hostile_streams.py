@@ -251,6 +251,20 @@ def test_a_redirect_is_refused_and_not_followed(host, plugin):
     assert SECRET not in result.stderr + json.dumps(result.ends)
 
 
+@pytest.mark.parametrize("host_name", ["192.0.2.1", "localhost.localdomain.invalid"])
+def test_ws_to_a_non_loopback_host_fails_open_before_any_connection(host_name, host, plugin):
+    # The refused item comes second: plugin_open fails before starting any reader, so the
+    # loopback server named first sees no connection either.
+    with HostileServer(lambda peer, n: peer.upgrade()) as server:
+        params = f"local={server.url()},remote=ws://{host_name}:{server.port}/tail/?tk={SECRET}"
+        result = run_host(host, plugin, params, ["ka.auditid"], config=cfg(connectTimeoutS=60.0))
+    assert result.end["end"] == "open-failure"
+    assert "ws:// is unencrypted and only allowed to a loopback address" in result.end["error"]
+    assert f"use wss://{host_name}:{server.port}/tail/?tk=***" in result.end["error"]
+    assert server.connections == 0
+    assert SECRET not in result.stderr + json.dumps(result.ends)
+
+
 @pytest.mark.parametrize("status", [b"503", b"401"])
 @pytest.mark.parametrize("url_form", ["plain", "encoded-key", "userinfo"])
 def test_a_status_line_echoing_the_request_does_not_print_the_token(status, url_form, host, plugin):
