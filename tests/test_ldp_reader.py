@@ -18,7 +18,7 @@ from k8saudit_ovh.sources.open_params import parse_open_params
 from hostile_server import HostileServer, ws_frame
 from ldp_server import Behavior, load_frames
 
-from conftest import CORPUS
+from conftest import CORPUS, require_shared
 
 FRAMES_DIR = CORPUS / "generated" / "setA" / "frames"
 SECRET = "s3cr3t-T0ken-42"
@@ -119,8 +119,7 @@ def server(server):
 
 @pytest.mark.parametrize("name", ["edge", "events"])
 def test_corpus_frames_arrive_once_in_order_with_their_opcode(name, server, readers):
-    if not CORPUS.is_dir():
-        pytest.skip(f"{CORPUS} not present")
+    require_shared(FRAMES_DIR)
     frames = load_frames(FRAMES_DIR / f"{name}.frames.jsonl")
     expected_path = FRAMES_DIR / f"{name}.frames.expected.jsonl"
     opcodes = [json.loads(line)["opcode"] for line in expected_path.read_text().splitlines()]
