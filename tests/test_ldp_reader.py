@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from k8saudit_ovh.sources.ldp_reader import ReaderOptions, StreamReader
+from k8saudit_ovh.sources.ldp_reader import MAX_UNEXPECTED_IN_A_ROW, ReaderOptions, StreamReader
 from k8saudit_ovh.sources.open_params import parse_open_params
 from hostile_server import HostileServer, ws_frame
 from ldp_server import Behavior, load_frames
@@ -59,6 +59,9 @@ class RecordingSink:
 
     def on_fatal(self, message):
         self.events.append(("fatal", message))
+
+    def count_thread_error(self):
+        self.events.append(("thread_error",))
 
     def count(self, kind):
         return sum(1 for event in self.events if event[0] == kind)
@@ -362,6 +365,79 @@ def test_max_retries_then_fatal(server, readers):
     [message] = sink.reasons("fatal")
     assert "gave up after 3 retries: HTTP 503" in message and SECRET not in message
     assert reader.state == "fatal"
+
+
+class FailingSink(RecordingSink):
+    """push_frame raises (as a bug would) for each frame `fails(data)` picks."""
+
+    def __init__(self, fails):
+        super().__init__()
+        self.fails = fails
+
+    def push_frame(self, data, binary):
+        if self.fails(data):
+            raise RuntimeError(f"injected failure, tk={SECRET}")
+        return super().push_frame(data, binary)
+
+
+def test_an_unexpected_exception_is_counted_logged_and_the_stream_goes_on(server, readers, caplog):
+    caplog.set_level(logging.INFO)
+    failed = []
+    # The 6th frame fails once; the server sends the whole list again on the reconnection.
+    sink = FailingSink(lambda data: data == FRAMES[5][0] and not failed and not failed.append(data))
+    ldp = server()
+    reader = readers(ldp.url(SECRET), sink)
+    assert wait_until(lambda: len(sink.frames) == 5 + len(FRAMES))
+    assert sink.frames == FRAMES[:5] + FRAMES
+    assert sink.count("thread_error") == 1 and reader.thread_errors == 1
+    [reason] = sink.reasons("disconnected")
+    assert reason.startswith("unexpected error: RuntimeError: injected failure, tk=***")
+    assert "in push_frame)" in reason  # where it was raised
+    assert reader.alive and sink.count("fatal") == 0
+    logged = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(logged) == 1 and "unexpected error: RuntimeError" in logged[0] and "thread_errors" in logged[0]
+    assert SECRET not in caplog.text
+
+
+def test_unexpected_exceptions_that_never_let_a_frame_through_end_in_a_clear_fatal_error(server, readers, caplog):
+    sink = FailingSink(lambda data: True)
+    ldp = server()
+    reader = readers(ldp.url(SECRET), sink, ReaderOptions(backoff_initial=0.02, backoff_max=0.05))
+    assert wait_until(lambda: not reader.alive)
+    assert sink.count("thread_error") == MAX_UNEXPECTED_IN_A_ROW == ldp.connections
+    [message] = sink.reasons("fatal")
+    assert f"gave up after {MAX_UNEXPECTED_IN_A_ROW} unexpected errors in a row" in message
+    assert "RuntimeError: injected failure" in message and SECRET not in message
+    assert reader.state == "fatal"
+    # Logged at the 1st, 2nd, 4th and 8th error, then the fatal one.
+    assert len([r for r in caplog.records if r.levelno == logging.ERROR]) == 5
+
+
+def test_unexpected_exceptions_between_delivered_frames_never_give_up(server, readers):
+    # Every connection delivers one frame, then fails on the next.
+    sink = FailingSink(lambda data: data == FRAMES[1][0])
+    ldp = server()
+    reader = readers(ldp.url(), sink, ReaderOptions(backoff_initial=0.02, backoff_max=0.05))
+    assert wait_until(lambda: sink.count("thread_error") > MAX_UNEXPECTED_IN_A_ROW + 2)
+    assert reader.alive and sink.count("fatal") == 0
+    assert sink.frames[:3] == [FRAMES[0]] * 3
+
+
+def test_a_sink_failing_outside_a_connection_is_counted_too(server, readers):
+    sink = RecordingSink()
+    calls = []
+
+    def on_reconnect_attempt():  # fails the first time it is called
+        calls.append(1)
+        if len(calls) == 1:
+            raise ValueError("injected")
+        RecordingSink.on_reconnect_attempt(sink)
+
+    sink.on_reconnect_attempt = on_reconnect_attempt
+    ldp = server(behavior=Behavior(close_after=3))
+    reader = readers(ldp.url(), sink, ReaderOptions(backoff_initial=0.02, backoff_max=0.05))
+    assert wait_until(lambda: sink.count("connected") >= 3)
+    assert sink.count("thread_error") == 1 and reader.alive
 
 
 def test_unhealable_status_after_a_connection_keeps_retrying(server, readers):
