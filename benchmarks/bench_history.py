@@ -50,7 +50,7 @@ def test_history_read_rate(benchmark, host, plugin):
     assert run.end["end"] == "eof" and len(run.events) == len(events)
     rate = len(events) / seconds
     benchmark.extra_info.update(events=len(events), seconds=round(seconds, 2), events_per_s=round(rate))
-    print(f"\nhistory read: {len(events)} events in {seconds:.2f} s = {rate:,.0f} events/s "
+    print(f"\nhistory read: {len(events)} events in {seconds:.2f} s = {rate:,.0f} events/s wall-clock "
           f"({run.metrics['history_requests']} requests)")
 
 

@@ -42,5 +42,5 @@ def test_replay_and_extract_events_per_second(benchmark, host, plugin, events_fi
     benchmark.pedantic(one_round, rounds=5, iterations=1)
     benchmark.extra_info["events_per_cpu_second"] = round(max(rates))
     benchmark.extra_info["events_per_cpu_second_median"] = round(statistics.median(rates))
-    print(f"\n{'replay + 20 fields' if fields else 'replay only'}: best {max(rates):,.0f} events/s per CPU second, "
+    print(f"\n{'replay + 20 fields' if fields else 'replay only'}: best {max(rates):,.0f} events per CPU second, "
           f"median {statistics.median(rates):,.0f} (rounds: {', '.join(f'{r:,.0f}' for r in rates)})")

@@ -5,6 +5,8 @@ import json
 import os
 import shutil
 import subprocess
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,6 +15,23 @@ import pytest
 from k8saudit_ovh import native_build
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+# Each kind of message about dropped input prints at most once per this interval
+# (k8saudit_ovh/cpp/sources/rate_log.hpp).
+LOG_INTERVAL_S = 10.0
+
+
+def most_log_lines(kinds: int, seconds: float) -> int:
+    """The most lines `kinds` kinds of rate-limited messages may print in `seconds`."""
+    return kinds * (1 + int(seconds // LOG_INTERVAL_S))
+
+
+def timed_run_host(*args, **kwargs) -> tuple["HostRun", float]:
+    """run_host, and the wall time it took (at least the plugin's run)."""
+    started = time.monotonic()
+    run = run_host(*args, **kwargs)
+    return run, time.monotonic() - started
 
 
 def compile_host(out_dir: Path, name: str = "k8a_host") -> Path:
@@ -85,6 +104,50 @@ def host_command(exe: Path, plugin: Path, params: str = "", fields=(), *, config
     if revisit:
         args.append("-r")  # each batch is extracted backwards first
     return args + [str(plugin), *fields]
+
+
+class RunningHost:
+    """The C host in the background: its events as they arrive (`ids`: their ka.auditid),
+    its memory while it runs."""
+
+    def __init__(self, host, plugin, params, config, max_events, time_limit=120, fields=("ka.auditid",)):
+        self.proc = subprocess.Popen(host_command(host, plugin, params, fields, config=config,
+                                                  max_events=max_events, time_limit=time_limit),
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=host_env(plugin))
+        self.ids: list[str] = []
+        self._lines: list[bytes] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self._lines.append(line)
+            record = json.loads(line)
+            if "num" in record:
+                self.ids.append(record["values"].get("ka.auditid"))
+
+    def wait_events(self, n: int, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.ids) < n:
+            assert self.proc.poll() is None, f"the host ended with {self.ids}: {self.proc.stderr.read()[-2000:]}"
+            assert time.monotonic() < deadline, f"only {self.ids} after {timeout} s"
+            time.sleep(0.02)
+
+    def rss_mb(self) -> float:
+        """Resident memory of the running host, in MB."""
+        with open(f"/proc/{self.proc.pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+        raise AssertionError("the host is not running")
+
+    def finish(self, timeout: float = 120.0):
+        """Waits for the host to end: its output, and its peak resident memory in MB (VmHWM,
+        which the host reads itself: the rusage of a child also counts its parent's memory)."""
+        self.proc.wait(timeout)
+        self._reader.join(10)
+        run = parse_output(self.proc.returncode, b"".join(self._lines), self.proc.stderr.read())
+        return run, run.end["maxrss_kb"] / 1024
 
 
 def parse_output(returncode: int, stdout: bytes, stderr: bytes) -> HostRun:

@@ -15,6 +15,7 @@ Scripts run in one thread per connection and must end by themselves: loops check
 import base64
 import hashlib
 import socket
+import struct
 import threading
 import time
 
@@ -84,6 +85,19 @@ class Peer:
                 return
             self.send(data[i:i + 1])
 
+    def sync(self, timeout: float = 60.0) -> None:
+        """Ping, and wait for the answer: the reader answers once it has handled what it
+        read, so every frame sent before has then reached the plugin."""
+        self.send(ws_frame(PING, b"sync"))
+        self.conn.settimeout(timeout)
+        if not self.conn.recv(2):
+            raise ConnectionError("the client left before answering the ping")
+
+    def reset(self) -> None:
+        """End the TCP connection with an RST instead of a FIN (a crashed peer)."""
+        self.conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.conn.close()
+
     def hold(self, seconds: float = 60.0) -> None:
         """Keep the connection open (and unread) until the server stops or time passes."""
         self.stopping.wait(seconds)
@@ -116,6 +130,10 @@ class HostileServer:
 
     def __exit__(self, *exc) -> None:
         self.stopping.set()
+        try:
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes accept(): close alone does not
+        except OSError:
+            pass
         self._listener.close()
         for thread in self._threads:
             thread.join(10)

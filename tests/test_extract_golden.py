@@ -11,7 +11,7 @@ import pytest
 
 from k8saudit_ovh import extract
 
-from conftest import CORPUS
+from conftest import CORPUS, require_shared
 GOLDEN_FILES = ["upstream", "derived", "setA.edge", "setA.events", "setA.large"]
 
 # Lines where we deliberately return something else than the oracle: (file, line) -> (reason,
@@ -99,18 +99,14 @@ def event_of(rec):
 
 
 def _records(name):
-    path = CORPUS / "golden" / f"{name}.golden.jsonl"
-    if not path.exists():
-        pytest.skip(f"golden corpus not found: {path}")
+    path = require_shared(CORPUS / "golden" / f"{name}.golden.jsonl")
     with path.open(encoding="utf-8") as f:
         return [json.loads(line) for line in f]
 
 
 @pytest.fixture(scope="module")
 def specs():
-    path = CORPUS / "golden" / "specs.json"
-    if not path.exists():
-        pytest.skip(f"golden corpus not found: {path}")
+    path = require_shared(CORPUS / "golden" / "specs.json")
     s = json.loads(path.read_text())
     s["index_specs"] = [f"{f}[{i}]" for f in s["index_fields"] for i in s["indexes"]]
     return s

@@ -2,13 +2,12 @@
 can send must never exhaust memory, stall a stream unnoticed, or print a secret, and the
 valid events around it still arrive. Memory is read from /proc while the host runs."""
 import json
-import subprocess
 import threading
 import time
 
 import pytest
 
-from c_host import host_command, parse_output, run_host
+from c_host import RunningHost, run_host
 from k8saudit_ovh import config
 from hostile_server import BINARY, CLOSE, CONTINUATION, PING, TEXT, HostileServer, ws_frame
 from test_streams import audit_event, frame
@@ -27,49 +26,6 @@ def cfg(**settings) -> str:
 
 def event_frame(n: int) -> bytes:
     return ws_frame(TEXT, frame(audit_event(n))[0])
-
-
-class RunningHost:
-    """The C host in the background: its events as they arrive, its memory while it runs."""
-
-    def __init__(self, host, plugin, params, config, max_events, time_limit=120):
-        self.proc = subprocess.Popen(host_command(host, plugin, params, ["ka.auditid"], config=config,
-                                                  max_events=max_events, time_limit=time_limit),
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        self.ids: list[str] = []
-        self._lines: list[bytes] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self):
-        for line in self.proc.stdout:
-            self._lines.append(line)
-            record = json.loads(line)
-            if "num" in record:
-                self.ids.append(record["values"]["ka.auditid"])
-
-    def wait_events(self, n: int, timeout: float = 120.0) -> None:
-        deadline = time.monotonic() + timeout
-        while len(self.ids) < n:
-            assert self.proc.poll() is None, f"the host ended with {self.ids}: {self.proc.stderr.read()[-2000:]}"
-            assert time.monotonic() < deadline, f"only {self.ids} after {timeout} s"
-            time.sleep(0.02)
-
-    def rss_mb(self) -> float:
-        """Resident memory of the running host, in MB."""
-        with open(f"/proc/{self.proc.pid}/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-        raise AssertionError("the host is not running")
-
-    def finish(self, timeout: float = 120.0):
-        """Waits for the host to end: its output, and its peak resident memory in MB (VmHWM,
-        which the host reads itself: the rusage of a child also counts its parent's memory)."""
-        self.proc.wait(timeout)
-        self._reader.join(10)
-        run = parse_output(self.proc.returncode, b"".join(self._lines), self.proc.stderr.read())
-        return run, run.end["maxrss_kb"] / 1024
 
 
 def after_upgrade(*parts, hold=True):
@@ -248,6 +204,20 @@ def test_a_redirect_is_refused_and_not_followed(host, plugin):
     assert result.end["end"] == "open-failure"
     assert "redirect" in result.end["error"] and "not followed" in result.end["error"]
     assert server.connections == 1
+    assert SECRET not in result.stderr + json.dumps(result.ends)
+
+
+@pytest.mark.parametrize("host_name", ["192.0.2.1", "localhost.localdomain.invalid"])
+def test_ws_to_a_non_loopback_host_fails_open_before_any_connection(host_name, host, plugin):
+    # The refused item comes second: plugin_open fails before starting any reader, so the
+    # loopback server named first sees no connection either.
+    with HostileServer(lambda peer, n: peer.upgrade()) as server:
+        params = f"local={server.url()},remote=ws://{host_name}:{server.port}/tail/?tk={SECRET}"
+        result = run_host(host, plugin, params, ["ka.auditid"], config=cfg(connectTimeoutS=60.0))
+    assert result.end["end"] == "open-failure"
+    assert "ws:// is unencrypted and only allowed to a loopback address" in result.end["error"]
+    assert f"use wss://{host_name}:{server.port}/tail/?tk=***" in result.end["error"]
+    assert server.connections == 0
     assert SECRET not in result.stderr + json.dumps(result.ends)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CORPUS
+from conftest import CORPUS, require_shared
 from json_host import GOLDEN_TS, bench, compile_json_host, extract, json_plugin_path, plugin_info
 from k8saudit_ovh._version import JSON_PLUGIN_VERSION
 
@@ -226,8 +226,7 @@ def test_steady_state_allocates_nothing(json_host, json_plugin, tmp_path):
 
 @pytest.fixture(scope="module")
 def golden():
-    if not GOLDEN.is_dir():
-        pytest.skip(f"{GOLDEN} is not available")
+    require_shared(GOLDEN)
     fields = [f for f in (GOLDEN / "fields.txt").read_text().splitlines() if f]
     by_file = collections.defaultdict(dict)
     with gzip.open(GOLDEN / "json-0.7.4.golden.jsonl.gz") as f:

@@ -6,7 +6,7 @@ import re
 import pytest
 import yaml
 
-from conftest import SHARED
+from conftest import SHARED, require_shared
 from k8saudit_ovh import fields
 from k8saudit_ovh._version import VERSION
 
@@ -16,9 +16,7 @@ FIELD_REF = re.compile(r"\b(ka\.[A-Za-z_.]*[A-Za-z_])(?:\[([^\]]*)\])?")
 
 @pytest.fixture(scope="module")
 def rules():
-    if not RULES.is_file():
-        pytest.skip(f"{RULES} is not available")
-    return RULES.read_text()
+    return require_shared(RULES).read_text()
 
 
 def version_tuple(text):

@@ -1,3 +1,5 @@
+import socket
+
 import pytest
 
 from k8saudit_ovh.sources.open_params import Source, parse_open_params
@@ -23,6 +25,43 @@ def test_full_urls_are_kept(url):
     [source] = parse_open_params(url)
     assert (source.kind, source.url) == ("ws", url)
     assert SECRET not in source.display
+
+
+@pytest.mark.parametrize("url", [
+    f"ws://localhost:8080/tail/?tk={SECRET}",
+    f"ws://127.0.0.2:8080/tail/?tk={SECRET}",
+    f"ws://[::1]:8080/tail/?tk={SECRET}",
+    f"WS://LOCALHOST/tail/?tk={SECRET}",
+])
+def test_ws_to_loopback_is_allowed(url):
+    [source] = parse_open_params(url)
+    assert source.kind == "ws" and source.url.startswith("ws://")
+
+
+@pytest.mark.parametrize("params", [
+    f"ws://gra1.logs.ovh.com/tail/?tk={SECRET}",
+    f"WS://gra1.logs.ovh.com/tail/?tk={SECRET}",
+    f"prod=ws://10.0.0.1:8080/tail/?tk={SECRET}",
+    f"ws://user:{SECRET}@192.0.2.1/tail/",
+    f"ws://[2001:db8::1]/tail/?t%6B={SECRET}",
+    # a name that resolves to loopback is still a name: only what is loopback as written passes
+    f"ws://127.0.0.1.nip.io/tail/?tk={SECRET}",
+    f"ws://localhost.example.com/tail/?tk={SECRET}",
+    f"wss://gra1.logs.ovh.com/tail/?tk=a,ws://gra2.logs.ovh.com/tail/?tk={SECRET}",
+])
+def test_ws_to_anything_but_loopback_is_refused_naming_wss(params, monkeypatch):
+    def no_network(*args, **kwargs):
+        raise AssertionError("parsing open params touched the network")
+
+    # Refused while parsing: no name is resolved and no socket is opened.
+    monkeypatch.setattr(socket, "getaddrinfo", no_network)
+    monkeypatch.setattr(socket, "socket", no_network)
+    with pytest.raises(ValueError) as error:
+        parse_open_params(params)
+    message = str(error.value)
+    assert "ws:// is unencrypted and only allowed to a loopback address" in message
+    assert "use wss://" in message
+    assert SECRET not in message
 
 
 def test_scheme_is_lowercased_for_websocket_client():

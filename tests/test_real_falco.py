@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import SHARED
+from conftest import SHARED, require_shared
 from k8saudit_ovh.cli import falco_compat
 from k8saudit_ovh.cli.main import main
 from k8saudit_ovh.cli.falco_compat import URL_ENV
@@ -56,10 +56,8 @@ def falco():
 def trace(tmp_path_factory):
     """Every trace of Falco's k8s_audit tests in one file, then the sentinel; and the alerts
     the official rules give on it, by rule."""
-    expected_path = E2E / "expected.json"
-    if not (RULES.is_file() and expected_path.is_file()):
-        pytest.skip(f"{SHARED} (rules and e2e traces) is not available")
-    cases = json.loads(expected_path.read_text())["trace_files"]
+    require_shared(RULES)
+    cases = json.loads(require_shared(E2E / "expected.json").read_text())["trace_files"]
     lines, expected = [], collections.Counter()
     for name, case in sorted(cases.items()):
         lines += [line for line in (TRACES / name).read_text().splitlines() if line.strip()]

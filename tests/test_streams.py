@@ -3,13 +3,13 @@ and TLS), the plugin loaded by the C host (no Python in the host), and what come
 events, golden field values, counters, and behaviour through outages and bad input."""
 import collections
 import json
-import subprocess
 import threading
 import time
 
 import pytest
 
-from c_host import host_command, host_env, is_sanitized, parse_output, run_host
+from c_host import RunningHost, is_sanitized, run_host
+from hostile_server import TEXT, HostileServer, ws_frame
 from k8saudit_ovh.cli.host import Plugin
 from ldp_server import Behavior, load_frames
 
@@ -123,50 +123,54 @@ def test_retries_exhausted_is_a_clear_failure(host, plugin, server):
     assert "127.0.0.1" in run.end["error"] and TOKEN not in run.end["error"]
 
 
-def start_host(host, plugin, params, fields, **kwargs):
-    return subprocess.Popen(host_command(host, plugin, params, fields, **kwargs),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=host_env(plugin))
+# The outages below come once the plugin has every frame sent before them: what TCP drops in
+# flight on a reset is lost whatever the reader does.
+BEFORE, AFTER = range(100), range(1000, 1100)
 
 
-def finish(proc, timeout=60):
-    out, err = proc.communicate(timeout=timeout)
-    return parse_output(proc.returncode, out, err)
-
-
-def wait_for(predicate, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
-
-
-@pytest.mark.parametrize("outage", ["reset", "restart"])
-def test_events_keep_flowing_through_an_outage(outage, host, plugin, server):
-    """A reset or a killed server loses what was in flight on that connection (TCP drops
-    it); the reader reconnects and everything the next connection sends arrives in order."""
-    ldp = server([frame(audit_event(n)) for n in range(300)], Behavior(reset_after=100 if outage == "reset" else None))
-    proc = start_host(host, plugin, ldp.url(TOKEN), ["ka.auditid"], config=cfg(), time_limit=3)
-    wait_for(lambda: ldp.frames_sent >= (100 if outage == "reset" else 300))
-    if outage == "restart":
-        ldp.stop(abort=True)  # killed mid-stream, then back on the same port
-        time.sleep(0.3)
-    ldp.frames = [frame(audit_event(n)) for n in range(1000, 1300)]
-    ldp.behavior = Behavior()
-    if outage == "restart":
-        ldp.start()
-    run = finish(proc)
-    ids = [int(e["values"]["ka.auditid"][3:]) for e in run.events]
-    before = [i for i in ids if i < 1000]
-    assert before == list(range(len(before))) and len(before) > 0
-    assert ids[len(before):] == list(range(1000, 1300))
-    assert run.metrics["reconnects"] >= 1 and run.metrics["stream.1.disconnects"] >= 1
+def assert_flowed_through_the_outage(run):
+    assert [int(e["values"]["ka.auditid"][3:]) for e in run.events] == [*BEFORE, *AFTER]
+    assert run.metrics["reconnects"] >= 1 and run.metrics["stream.1.disconnects"] == 1
     assert_token_hidden(run)
 
 
+def test_events_keep_flowing_through_a_connection_reset(host, plugin):
+    def events(numbers):
+        return b"".join(ws_frame(TEXT, frame(audit_event(n))[0]) for n in numbers)
+
+    def reset_after_sync(peer, number):
+        peer.upgrade()
+        peer.send(events(BEFORE if number == 0 else AFTER))
+        if number == 0:
+            peer.sync()
+            peer.reset()
+        else:
+            peer.hold()
+
+    with HostileServer(reset_after_sync) as ldp:
+        run = run_host(host, plugin, ldp.url(TOKEN), ["ka.auditid"], config=cfg(),
+                       max_events=len(BEFORE) + len(AFTER), time_limit=120)
+    assert_flowed_through_the_outage(run)
+
+
+def test_events_keep_flowing_through_a_server_restart(host, plugin, server):
+    ldp = server([frame(audit_event(n)) for n in BEFORE])
+    running = RunningHost(host, plugin, ldp.url(TOKEN), cfg(), max_events=len(BEFORE) + len(AFTER))
+    running.wait_events(len(BEFORE))
+    ldp.frames = [frame(audit_event(n)) for n in AFTER]
+    ldp.stop(abort=True)  # killed mid-stream, then back on the same port
+    time.sleep(0.3)  # down a while: the reader's attempts are refused meanwhile
+    ldp.start()
+    run, _ = running.finish()
+    assert_flowed_through_the_outage(run)
+
+
 def test_quiet_stream_longer_than_ping_interval_is_not_an_error(host, plugin, server):
-    ldp = server([frame(audit_event(1))], Behavior(stall=2.5))
-    run = run_host(host, plugin, ldp.url(TOKEN), ["ka.auditid"], max_events=1, time_limit=20,
-                   config=cfg(pingIntervalS=1.0, pingTimeoutS=1.0))
+    # Quiet for twice the ping timeout after the first ping: only answered pings keep it (a
+    # busy machine may take a while to answer one, hence a timeout of seconds).
+    ldp = server([frame(audit_event(1))], Behavior(stall=7.0))
+    run = run_host(host, plugin, ldp.url(TOKEN), ["ka.auditid"], max_events=1, time_limit=60,
+                   config=cfg(pingIntervalS=1.0, pingTimeoutS=3.0))
     assert [e["values"]["ka.auditid"] for e in run.events] == ["id-1"]
     assert run.end["timeouts"] >= 10  # next_batch kept answering while the stream was quiet
     assert run.metrics["reconnects"] == 0 and run.metrics["stream.1.disconnects"] == 0
@@ -219,11 +223,21 @@ def test_two_named_streams_answer_their_cluster_name(host, plugin, server):
     assert_token_hidden(run)
 
 
+# plugin_close joins the stream's threads within one budget (_stop_readers in _plugin.pyx);
+# the slack covers a busy machine and a sanitizer build.
+CLOSE_BUDGET_S, CLOSE_SLACK_S = 1.0, 5.0
+
+
 def test_close_during_a_blocked_read_is_prompt(host, plugin, server):
     ldp = server([])  # connected, and nothing ever comes
-    run = run_host(host, plugin, ldp.url(TOKEN), config=cfg(), time_limit=0.5)
+    run = run_host(host, plugin, ldp.url(TOKEN), config=cfg(pingIntervalS=120.0, pingTimeoutS=120.0),
+                   time_limit=0.5)
     assert run.metrics["streams_connected"] == 1
-    assert run.closes[-1]["close_seconds"] < 1.0
+    # The reader was blocked in a read that nothing but close could end for 120 s: its thread
+    # and socket are gone once close returns.
+    closed = run.closes[-1]
+    assert closed["threads"] == 1 and closed["sockets"] == 0
+    assert closed["close_seconds"] < CLOSE_BUDGET_S + CLOSE_SLACK_S
 
 
 def test_open_close_100_times_leaves_no_thread_or_socket(host, plugin, server):
@@ -233,7 +247,7 @@ def test_open_close_100_times_leaves_no_thread_or_socket(host, plugin, server):
     assert run.returncode == 0, run.stderr[-2000:]
     assert len(run.closes) == 100 and len(run.events) == 100
     assert all(c["threads"] == 1 and c["sockets"] == 0 for c in run.closes)
-    assert max(c["close_seconds"] for c in run.closes) < 1.0
+    assert max(c["close_seconds"] for c in run.closes) < CLOSE_BUDGET_S + CLOSE_SLACK_S
     # each instance fills a 1 MiB ring: a leaked stream would add 1 MiB per cycle (and so
     # does ASan's quarantine of freed memory: the bound only holds for a normal build)
     if not is_sanitized(plugin):

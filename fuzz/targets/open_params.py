@@ -2,8 +2,10 @@
 (k8saudit_ovh/redaction.py).
 
 Any input either parses into sources or raises ValueError; no message, display or repr
-ever shows a token value, and redaction is idempotent."""
+ever shows a token value, redaction is idempotent, and a cleartext ws:// stream goes to
+loopback only."""
 import sys
+from urllib.parse import urlsplit
 
 if __name__ == "__main__":  # fuzzing: coverage of the module under test and the URL parser it uses
     import inspect
@@ -17,9 +19,11 @@ if __name__ == "__main__":  # fuzzing: coverage of the module under test and the
     with atheris.instrument_imports(include=["k8saudit_ovh"]):
         from k8saudit_ovh import redaction
         from k8saudit_ovh.sources import open_params
+    from k8saudit_ovh.sources.history import is_loopback
 else:  # tests/test_fuzz_regressions.py replays inputs through test_one_input, without atheris
     from k8saudit_ovh import redaction
     from k8saudit_ovh.sources import open_params
+    from k8saudit_ovh.sources.history import is_loopback
 
 
 def assert_token_free(shown: str) -> None:
@@ -47,6 +51,8 @@ def test_one_input(data: bytes) -> None:
             raise AssertionError(f"bad source from {text!r}")
         if s.kind == "ws" and not s.url.startswith(("ws://", "wss://")):
             raise AssertionError(f"stream URL without a WebSocket scheme from {text!r}")
+        if s.url.startswith("ws://") and not is_loopback(urlsplit(s.url).hostname):
+            raise AssertionError(f"cleartext ws:// to a non-loopback host from {text!r}")
         assert_token_free(repr(s))
         assert_token_free(s.label)
 

@@ -6,6 +6,11 @@ errors that cannot heal (HTTP 400/401/403/404 on the upgrade, a malformed URL) a
 and only before the first successful connection; later they are retried at the longest
 backoff, until `max_retries` consecutive failures if that is set.
 
+An unexpected exception (a bug here, or the sink failing) ends the connection it happened
+in like a lost one: it is counted (`count_thread_error`), logged (rate-limited) and the
+reader reconnects with backoff. Only `MAX_UNEXPECTED_IN_A_ROW` of them with no frame
+delivered in between make it give up (`on_fatal`).
+
 The sink (implemented by the plugin in Cython) is called from the reader thread only:
 
     push_frame(data: bytes, binary: bool) -> bool   False: the instance is stopping, exit
@@ -14,6 +19,7 @@ The sink (implemented by the plugin in Cython) is called from the reader thread 
     on_reconnect_attempt() -> None                  before every attempt but the first
     on_message_dropped(size: int) -> None           a message over max_message, not read
     on_fatal(message: str) -> None                  the reader has given up and exits
+    count_thread_error() -> None                    an unexpected exception was caught
 
 `push_frame` may block for back-pressure; the plugin must make it return False once the
 instance is closing, before it calls `stop()`, so that the thread can exit within the join
@@ -26,6 +32,7 @@ import socket
 import ssl
 import threading
 import time
+import traceback
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
@@ -36,7 +43,7 @@ from ..config import max_frame_bytes
 from .open_params import Source
 from ..redaction import logger, redact, register_secret
 
-__all__ = ["ReaderOptions", "StreamReader"]
+__all__ = ["MAX_UNEXPECTED_IN_A_ROW", "ReaderOptions", "StreamReader"]
 
 log = logger("k8saudit_ovh.ldp")
 
@@ -48,6 +55,10 @@ _UNHEALABLE_STATUSES = {
     404: "no such stream: check the host and the /tail/ path",
 }
 
+# Unexpected exceptions in a row, no frame delivered in between, before the reader gives up:
+# a bug that strikes on every connection would otherwise reconnect forever while delivering
+# nothing. At the default backoff (0.5 s doubling to 30 s) that is about two minutes.
+MAX_UNEXPECTED_IN_A_ROW = 10
 
 
 @dataclass(frozen=True)
@@ -116,11 +127,19 @@ _GUARD_POLL_S = 0.05  # how often a connection attempt checks its deadline and s
 class _Failure(Exception):
     """A connection attempt or a connection that ended, and why (redacted here, once)."""
 
-    def __init__(self, reason: str, healable: bool = True):
+    def __init__(self, reason: str, healable: bool = True, unexpected: bool = False):
         reason = redact(reason)
         super().__init__(reason)
         self.reason = reason
         self.healable = healable
+        self.unexpected = unexpected  # a bug or a sink failure, not the network or the peer
+
+
+def _unexpected(exc: Exception) -> _Failure:
+    """An exception nothing expected, with where it was raised (for the bug report)."""
+    where = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+    at = "".join(f" (at {frame.filename.rpartition('/')[2]}:{frame.lineno} in {frame.name})" for frame in where)
+    return _Failure(f"unexpected error: {_server_text(f'{type(exc).__name__}: {exc}')}{at}", unexpected=True)
 
 
 class StreamReader:
@@ -147,6 +166,8 @@ class StreamReader:
         self.last_error: str | None = None  # redacted reason of the last failure
         self.connects = 0  # successful connections so far
         self.failures = 0  # consecutive failed attempts (reset by a healthy connection)
+        self.thread_errors = 0  # unexpected exceptions caught so far
+        self._unexpected_in_a_row = 0  # ... since a frame was last delivered
         self._delivered = False  # the current connection delivered a frame
 
     def __repr__(self) -> str:
@@ -202,8 +223,8 @@ class StreamReader:
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGPIPE})
         try:
             self._read_until_stopped()
-        except Exception as exc:  # a bug or a sink failure: report it rather than vanish
-            self._give_up(f"reader crashed: {redact(repr(exc))}")
+        except Exception as exc:  # reporting itself failed: give up rather than vanish
+            self._give_up(f"reader crashed: {_unexpected(exc).reason}")
         finally:
             if self.state != "fatal":
                 self.state = "stopped"
@@ -213,24 +234,31 @@ class StreamReader:
     def _read_until_stopped(self) -> None:
         first_attempt = True
         while not self._stop.is_set():
-            if not first_attempt:
-                self._sink.on_reconnect_attempt()
-            first_attempt = False
-            self.state = "connecting"
             try:
-                ws = self._connect()
-            except _Failure as failure:
-                if not self._retry_after(failure):
+                if not first_attempt:
+                    self._sink.on_reconnect_attempt()
+                first_attempt = False
+                if not self._attempt():
                     return
-                continue
-            if ws is None:  # stop() came during the connection
-                return
-            failure = self._stream(ws)
-            if failure is None or self._stop.is_set():
-                return
-            self._sink.on_disconnected(failure.reason)
-            if not self._retry_after(failure, disconnected=True):
-                return
+            except Exception as exc:  # a bug, or the sink failing: counted, and the stream goes on
+                if not self._retry_after(_unexpected(exc)):
+                    return
+
+    def _attempt(self) -> bool:
+        """One connection, from connecting to its end and the backoff after it; False when
+        the reader must exit."""
+        self.state = "connecting"
+        try:
+            ws = self._connect()
+        except _Failure as failure:
+            return self._retry_after(failure)
+        if ws is None:  # stop() came during the connection
+            return False
+        failure = self._stream(ws)
+        if failure is None or self._stop.is_set():
+            return False
+        self._sink.on_disconnected(failure.reason)
+        return self._retry_after(failure, disconnected=True)
 
     def _connect(self) -> websocket.WebSocket | None:
         ws = websocket.WebSocket(skip_utf8_validation=True,  # simdjson validates UTF-8 later
@@ -285,9 +313,12 @@ class StreamReader:
             self._report_first("connected", self.source.display)
             self._pump(ws)
             return None
-        except _Failure as failure:
+        except Exception as exc:
+            failure = exc if isinstance(exc, _Failure) else _unexpected(exc)
             if self._delivered or time.monotonic() - started >= self.options.backoff_max:
                 self.failures = 0  # a connection that worked is not a flapping one
+            if self._delivered:
+                self._unexpected_in_a_row = 0
             return failure
         finally:
             self._close(ws)
@@ -318,10 +349,14 @@ class StreamReader:
                 item = None
             except ws_frames.ProtocolError as exc:
                 raise _Failure(f"protocol error: {exc}") from None
-            except Exception as exc:
+            except (OSError, websocket.WebSocketException) as exc:  # the network or the peer
                 if self._stop.is_set():
                     return
                 raise _describe(exc) from None
+            except Exception:  # a bug: _stream counts it, unless stop() made the read fail
+                if self._stop.is_set():
+                    return
+                raise
             if item is not None:
                 kind, data = item
                 if kind == text or kind == binary:
@@ -359,6 +394,14 @@ class StreamReader:
         """Log the failure and sleep the backoff; False when the reader must exit."""
         if self._stop.is_set():
             return False
+        if failure.unexpected:
+            self.thread_errors += 1
+            self._unexpected_in_a_row += 1
+            self._sink.count_thread_error()
+            if self._unexpected_in_a_row >= MAX_UNEXPECTED_IN_A_ROW:
+                self._give_up(f"gave up after {self._unexpected_in_a_row} unexpected errors in a row with "
+                              f"no frame delivered in between: {failure.reason}")
+                return False
         self.failures += 1
         self.last_error = failure.reason
         label = self.source.label
@@ -372,8 +415,13 @@ class StreamReader:
         delay = self._backoff(failure.healable)
         what = "disconnected" if disconnected else "connection failed"
         # A failure that keeps repeating is logged at attempts 1, 2, 4, 8… so that a long
-        # outage or a flapping server stays readable.
-        if self.failures & (self.failures - 1) == 0:
+        # outage or a flapping server stays readable; unexpected errors at their own 1, 2, 4…
+        # (a connection that delivers in between resets the attempts).
+        if failure.unexpected:
+            if self.thread_errors & (self.thread_errors - 1) == 0:
+                log.error("ldp %s: %s: %s; retrying in %.1f s (thread error %d, counted in thread_errors)",
+                          label, what, failure.reason, delay, self.thread_errors)
+        elif self.failures & (self.failures - 1) == 0:
             log.warning("ldp %s: %s: %s; retrying in %.1f s (attempt %d)",
                         label, what, failure.reason, delay, self.failures)
         self.state = "backoff"

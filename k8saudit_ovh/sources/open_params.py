@@ -3,7 +3,7 @@
 Open params are a comma-separated list of items, each optionally named ``name=URL``:
 
     gra1.logs.ovh.com/tail/?tk=TOKEN            bare host/path: ``wss://`` is added
-    wss://gra1.logs.ovh.com/tail/?tk=TOKEN      (or ``ws://`` for tests on loopback)
+    wss://gra1.logs.ovh.com/tail/?tk=TOKEN      (``ws://`` only to a loopback address: tests)
     file:///var/log/audit.jsonl                 replay a file (read by the plugin, not a stream)
     history:2026-12-01T00:00:00Z..2026-12-02T00:00:00Z
                                                 replay a window of the stream's LDP history
@@ -19,6 +19,7 @@ from datetime import datetime
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from ..redaction import redact, register_secret
+from .history.endpoint import is_loopback
 
 __all__ = ["Source", "parse_open_params"]
 
@@ -163,6 +164,12 @@ def _normalize_stream_url(url: str, where: str) -> str:
     if not parts.hostname:
         raise ValueError(f"{where}: malformed URL {redact(url)} (no host)")
     _register_secrets(parts)
+    if parts.scheme.lower() == "ws" and not is_loopback(parts.hostname):
+        # ws:// would send the token in cleartext: refused before any connection.
+        raise ValueError(
+            f"{where}: ws:// is unencrypted and only allowed to a loopback address (localhost, "
+            f"127.0.0.0/8, ::1), not to {redact(parts.hostname)}: use wss://{redact(url.partition('://')[2])}"
+        )
     # websocket-client only understands lower-case schemes.
     return parts.scheme.lower() + url[len(parts.scheme):]
 
