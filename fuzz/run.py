@@ -54,6 +54,7 @@ TARGETS = (
     Target("config", 4096, python=True),
     Target("ws_frames", 65536, python=True),
     Target("history_documents", 65536, python=True),
+    Target("checkpoint", 8192, python=True),  # twice the size cap: larger is refused unread
 )
 
 
@@ -122,6 +123,9 @@ def dictionary_tokens(target: Target) -> list[str]:
     if target.name == "open_params":
         return ["wss://", "ws://", "file://", "tk=", "%3Ftk%3D", "%26tk%3D", ",", "=", ":443",
                 "gra1.logs.ovh.com/tail/?tk="]
+    if target.name == "checkpoint":
+        return JSON_TOKENS + ["version", "stream", "timeNs", "identity", "0123456789abcdef0123456789abcdef",
+                              "18446744073709551615", "18446744073709551616", "1750000000000000000"]
     if target.name == "ws_frames":  # frame headers: FIN+opcode, 7/16/64-bit lengths, a mask bit
         return ["\x81", "\x82", "\x01", "\x00", "\x80", "\x88", "\x89", "\x8a", "\x7e\x01\x00",
                 "\x7f\x00\x00\x00\x00\x00\x00\x10\x00", "\xfe"]

@@ -359,7 +359,8 @@ cdef int open_streams(PluginState* st, Instance* inst, list sources) except -1:
                 checkpoint = store.load(label, stream_id)
                 if checkpoint is not None:
                     (<StreamSink>sink).resume_from(checkpoint)
-                checkpointed.append((label, stream_id, (<StreamSink>sink).delivered))
+                checkpointed.append((label, stream_id, (<StreamSink>sink).delivered,
+                                     (<StreamSink>sink).count_thread_error))
         readers.append(StreamReader(source, sink, options))
     if checkpointed:
         fillers.append(Checkpointer(store, checkpointed))

@@ -76,6 +76,7 @@ class Behavior:
     token: str | None = None  # when set, any other tk= gets HTTP 401
     stall: float = 0.0  # seconds to wait after the upgrade before the first frame
     rate: float = 0.0  # frames per second; 0 = as fast as the connection takes them
+    paced_until: threading.Event | None = None  # when set, the rest goes out unpaced
     loop: int = 1  # times the whole frames list is sent
     close_after: int | None = None  # send a close frame (1001) after K frames
     reset_after: int | None = None  # reset the TCP connection (RST) after K frames
@@ -209,7 +210,7 @@ class LdpServer:
                     continue
                 if await _ends_stream(connection, behavior, sent):
                     return False
-                if behavior.rate:
+                if behavior.rate and not (behavior.paced_until and behavior.paced_until.is_set()):
                     delay = started + sent / behavior.rate - time.monotonic()
                     if delay > 0:
                         await asyncio.sleep(delay)

@@ -27,7 +27,7 @@ def inputs(target):
 
 def cases():
     targets = ("extractor", "json_tape", "audit_reader", "ldp_frame", "rfc3339", "go_url", "open_params", "config",
-               "ws_frames", "history_documents")
+               "ws_frames", "history_documents", "checkpoint")
     found = [pytest.param(t, p, id=f"{t}/{p.name}") for t in targets for p in inputs(t)]
     unknown = {p.name for p in REGRESSIONS.iterdir() if p.is_dir()} - set(targets) if REGRESSIONS.is_dir() else set()
     assert not unknown, f"regressions of unknown targets: {unknown}"
