@@ -44,14 +44,17 @@ def format_ms(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def endpoint_from_config(values: dict, verify_tls: bool = True, ca_file: str = "") -> HistoryEndpoint:
-    """The HistoryEndpoint of one init_config `history` object (see config.HISTORY_KEYS)."""
+def endpoint_from_config(values: dict, settings: dict) -> HistoryEndpoint:
+    """The HistoryEndpoint of one init_config `history` object (see config.HISTORY_KEYS);
+    `settings`: the whole init_config (TLS settings, maxEventSize)."""
     return HistoryEndpoint(
-        url=values["url"], user=values["user"], password=values["password"], overlap_s=values["overlapS"],
-        max_gap_s=values["maxGapS"], fill_wait_s=values["fillWaitS"], time_field=values["timeField"],
-        short_message_field=values["shortMessageField"], message_field=values["messageField"],
-        page_size=values["pageSize"], timeout_s=values["timeoutS"], max_retries=values["maxRetries"],
-        verify_tls=verify_tls, ca_file=ca_file or None)
+        url=values["url"], user=values["user"], password=values["password"], token=values["token"],
+        client_id=values["clientId"], client_secret=values["clientSecret"], token_url=values["tokenUrl"],
+        overlap_s=values["overlapS"], max_gap_s=values["maxGapS"], fill_wait_s=values["fillWaitS"],
+        time_field=values["timeField"], short_message_field=values["shortMessageField"],
+        message_field=values["messageField"], page_size=values["pageSize"], timeout_s=values["timeoutS"],
+        max_retries=values["maxRetries"], verify_tls=settings["verifyTLS"], ca_file=settings["caFile"] or None,
+        max_event_size=settings["maxEventSize"])
 
 
 class _Worker:

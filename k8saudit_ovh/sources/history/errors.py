@@ -1,9 +1,9 @@
-"""The one error of reading LDP history."""
+"""The errors of reading LDP history."""
 from __future__ import annotations
 
 from ...redaction import redact
 
-__all__ = ["HistoryError"]
+__all__ = ["HistoryAnswerTooLarge", "HistoryError"]
 
 
 class HistoryError(Exception):
@@ -15,3 +15,12 @@ class HistoryError(Exception):
         super().__init__(reason)
         self.reason = reason
         self.retryable = retryable
+
+
+class HistoryAnswerTooLarge(HistoryError):
+    """An answer over the page byte cap (HistoryEndpoint.max_page_bytes), before or after
+    decompression: it was dropped unread past the cap. Asking the same again cannot heal
+    it; asking for fewer documents may."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason, retryable=False)
