@@ -227,6 +227,18 @@ class WireServer(OpenSearchServer):
         self._released.set()
         super().stop()
 
+    def serve_tls(self, cert_file: str, key_file: str) -> "WireServer":
+        """From now on, over TLS (a started server, before any request): url() is https."""
+        import ssl
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert_file, key_file)
+        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+        return self
+
+    def url(self, with_alias: bool = True) -> str:
+        url = super().url(with_alias)
+        return url.replace("http://", "https://", 1) if hasattr(self._server.socket, "context") else url
+
     def _authorized(self, authorization: str) -> bool:
         if self.bearer is None:
             return super()._authorized(authorization)

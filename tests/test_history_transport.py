@@ -88,6 +88,103 @@ def test_a_token_endpoint_that_never_answers_is_abandoned_at_the_deadline(histor
     assert seconds < 1 + SLACK_S and history.statuses == []
 
 
+@pytest.fixture
+def silent_host():
+    """A loopback port whose accept queue is full: the kernel drops further connection
+    attempts (SYNs), as a firewall that drops packets would. Yields the port."""
+    listener = socket.create_server(("127.0.0.1", 0), backlog=0)
+    port = listener.getsockname()[1]
+    queued = []
+    try:
+        for _ in range(8):  # the queue holds backlog + 1 connections
+            peer = socket.socket()
+            peer.settimeout(0.5)
+            try:
+                peer.connect(("127.0.0.1", port))
+            except OSError:
+                peer.close()
+                break
+            queued.append(peer)
+        else:
+            pytest.skip("this kernel does not drop connection attempts to a full accept queue")
+        yield port
+    finally:
+        for peer in queued:
+            peer.close()
+        listener.close()
+
+
+def connecting_to(port: int) -> bool:
+    """Whether a socket of this process is in SYN_SENT to 127.0.0.1:port (/proc/net/tcp)."""
+    with open("/proc/net/tcp") as table:
+        return any(line.split()[2] == f"0100007F:{port:04X}" and line.split()[3] == "02"
+                   for line in list(table)[1:])
+
+
+def test_a_host_that_drops_connection_attempts_is_abandoned_at_the_deadline(silent_host):
+    client = HistoryClient(HistoryEndpoint(f"http://127.0.0.1:{silent_host}/alias", "u", "silent-p4ss",
+                                           timeout_s=1, max_retries=0))
+    error, seconds = timed_failure(client)
+    assert "no complete answer within timeoutS (1 s)" in error.reason and seconds < 1 + SLACK_S
+
+
+def test_close_cuts_a_connection_attempt_short(silent_host):
+    client = HistoryClient(HistoryEndpoint(f"http://127.0.0.1:{silent_host}/alias", "u", "silent-p4ss",
+                                           timeout_s=120))
+    outcome = []
+    reader = threading.Thread(target=lambda: outcome.append(timed_failure(client)), daemon=True)
+    reader.start()
+    deadline = time.monotonic() + 30
+    while not connecting_to(silent_host):
+        assert time.monotonic() < deadline, "the client never tried to connect"
+        time.sleep(0.01)
+    started = time.monotonic()
+    client.close()
+    reader.join(1 + SLACK_S)
+    assert not reader.is_alive() and time.monotonic() - started < 1 + SLACK_S
+    assert "stopped" in outcome[0][0].reason
+
+
+def test_history_over_tls_and_its_deadline(history, tls_files):
+    ca_file, (cert_file, key_file) = tls_files
+    history.serve_tls(cert_file, key_file)
+    client = HistoryClient(endpoint(history, ca_file=ca_file))
+    assert client.endpoint.url.startswith("https://")
+    assert ids(client.read(BASE_MS, BASE_MS + 10)) == [f"id-{n}" for n in range(5)]
+    history.wire = "trickle_headers"
+    error, seconds = timed_failure(HistoryClient(endpoint(history, ca_file=ca_file, timeout_s=1, max_retries=0)))
+    assert "no complete answer within timeoutS (1 s)" in error.reason and seconds < 1 + SLACK_S
+
+
+def established_to(port: int) -> bool:
+    with open("/proc/net/tcp") as table:
+        return any(line.split()[2] == f"0100007F:{port:04X}" and line.split()[3] == "01"
+                   for line in list(table)[1:])
+
+
+def test_close_cuts_a_tls_handshake_short(tls_files):
+    """A server that takes the connection and never answers the ClientHello."""
+    listener = socket.create_server(("127.0.0.1", 0))  # connections queue, never accepted
+    port = listener.getsockname()[1]
+    try:
+        client = HistoryClient(HistoryEndpoint(f"https://127.0.0.1:{port}/alias", "u", "tls-p4ss",
+                                               timeout_s=120, ca_file=tls_files[0]))
+        outcome = []
+        reader = threading.Thread(target=lambda: outcome.append(timed_failure(client)), daemon=True)
+        reader.start()
+        deadline = time.monotonic() + 30
+        while not established_to(port):
+            assert time.monotonic() < deadline, "the client never connected"
+            time.sleep(0.01)
+        started = time.monotonic()
+        client.close()
+        reader.join(1 + SLACK_S)
+        assert not reader.is_alive() and time.monotonic() - started < 1 + SLACK_S
+        assert "stopped" in outcome[0][0].reason
+    finally:
+        listener.close()
+
+
 # -- byte caps, before and after decompression ---------------------------------------------
 
 def test_a_gzip_bomb_costs_at_most_the_cap(history):

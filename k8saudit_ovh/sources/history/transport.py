@@ -4,10 +4,10 @@ on its body, before and after decompression.
 
 urllib3's timeout bounds each socket operation, so a server that trickles its headers or its
 body a byte at a time would never be abandoned. Here a watchdog thread per request shuts the
-request's socket (through a duplicate of it, so that a TLS handshake can be cut too) when the
-deadline passes or the client stops: the blocked read fails at once. DNS and the TCP connect
-itself cannot be interrupted; urllib3's connect timeout (the deadline) bounds them. The body
-is read in chunks and inflated here with zlib's max_length: a gzip bomb costs at most the cap.
+request's socket (through a duplicate of it, so that a TCP connect or a TLS handshake can be cut
+too) when the deadline passes or the client stops: the blocked call fails at once. DNS cannot
+be interrupted; the resolver's own timeouts bound it. The body is read in chunks and inflated
+here with zlib's max_length: a gzip bomb costs at most the cap.
 """
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ from contextlib import contextmanager
 import urllib3
 from opensearchpy.connection import Urllib3HttpConnection
 from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+from urllib3.util.connection import allowed_gai_family
 from urllib3.util.retry import Retry
 
 from ...redaction import logger
@@ -233,12 +235,38 @@ class _GuardedConnection:
         self._shadow: socket.socket | None = None
 
     def _new_conn(self) -> socket.socket:
-        sock = super()._new_conn()
+        """urllib3's, with each socket known to the guard before its connect(): a host that
+        drops connection attempts is cut short like a silent server. (DNS cannot be cut: the
+        resolver's own timeouts bound it.)"""
+        try:
+            addresses = socket.getaddrinfo(self._dns_host.strip("[]"), self.port, allowed_gai_family(),
+                                           socket.SOCK_STREAM)
+        except socket.gaierror as exc:
+            raise NameResolutionError(self.host, self, exc) from exc
+        failure: OSError = OSError("no address")
+        for family, kind, proto, _, address in addresses:
+            sock = socket.socket(family, kind, proto)
+            try:
+                self._watch(sock)
+                for option in self.socket_options or ():
+                    sock.setsockopt(*option)
+                sock.settimeout(self.timeout)
+                sock.connect(address)
+                return sock
+            except OSError as exc:
+                sock.close()
+                failure = exc
+                if self._guard.cut:
+                    break
+        if isinstance(failure, TimeoutError):
+            raise ConnectTimeoutError(self, f"Connection to {self.host} timed out") from failure
+        raise NewConnectionError(self, f"Failed to establish a new connection: {failure}") from failure
+
+    def _watch(self, sock: socket.socket) -> None:
         with self._shadow_lock:
             self._drop_shadow()
             self._shadow = sock.dup()  # the same socket, still ours once TLS wraps the original
         self._guard.attach(self)
-        return sock
 
     def request(self, *args, **kwargs):
         self._guard.attach(self)  # a kept-alive connection makes no new socket
