@@ -12,7 +12,7 @@ import tracemalloc
 
 import pytest
 
-from c_host import run_host
+from c_host import is_sanitized, run_host
 from k8saudit_ovh.redaction import MASK, redact
 from k8saudit_ovh.sources.history import HistoryAnswerTooLarge, HistoryClient, HistoryEndpoint, HistoryError
 from opensearch_server import TokenServer, WireServer, gzip_bomb
@@ -260,7 +260,6 @@ def test_close_or_stop_cuts_a_request_in_flight(history, how):
     seconds = time.monotonic() - started
     assert not reader.is_alive() and seconds < 1 + SLACK_S
     assert "stopped" in outcome[0].reason and not outcome[0].retryable
-    assert threading.active_count() < 50  # no watchdog left behind (a few daemon servers only)
     assert not any(t.name == "history-request-deadline" for t in threading.enumerate())
 
 
@@ -309,13 +308,14 @@ def test_a_service_account_renews_its_token_before_it_expires(history, tokens):
     assert 401 not in history.statuses
 
 
-def test_reads_go_on_across_token_expiries(history, tokens):
-    """Tokens of 1 s that history refuses once expired, pages of one document 0.25 s apart:
-    the window is read whole with one token after another."""
-    history.add_events([audit_event(n) for n in range(5, 16)], [BASE_MS + n for n in range(5, 16)])
+def test_reads_go_on_across_token_expiries(history):
+    """Tokens of 2 s that history refuses once expired, pages of one document 0.25 s apart
+    (5 s in all): the window is read whole with one token after another."""
+    history.add_events([audit_event(n) for n in range(5, 20)], [BASE_MS + n for n in range(5, 20)])
     history.misbehavior.delay_s = 0.25
-    client = HistoryClient(service_account(history, tokens, page_size=1))
-    assert ids(client.read(BASE_MS, BASE_MS + 100)) == [f"id-{n}" for n in range(16)]
+    with TokenServer(expires_in=2) as tokens:
+        client = HistoryClient(service_account(history, tokens, page_size=1))
+        assert ids(client.read(BASE_MS, BASE_MS + 100)) == [f"id-{n}" for n in range(20)]
     assert len(tokens.issued) >= 3
 
 
@@ -425,7 +425,8 @@ def test_a_gzip_bomb_fails_a_history_window_under_200_mb(host, plugin, wire_hist
     peak_mb = run.end["maxrss_kb"] / 1024
     print(f"peak RSS of the host under a 2 GiB gzip bomb: {peak_mb:.0f} MB")
     assert run.end["end"] == "failure" and "over the cap" in run.end["error"], run.end
-    assert peak_mb < 200
+    if not is_sanitized(plugin):  # ASan's shadow memory and quarantine are no measure
+        assert peak_mb < 200
 
 
 def test_close_returns_within_its_budget_while_history_hangs(host, plugin, server, wire_history):

@@ -18,7 +18,7 @@ import urllib3
 from oauthlib.oauth2 import BackendApplicationClient, OAuth2Error
 
 from ...redaction import redact, register_secret
-from .endpoint import HistoryEndpoint, _is_token
+from .endpoint import HistoryEndpoint, is_token_text
 from .errors import HistoryError
 from .transport import BoundedConnection
 
@@ -109,7 +109,7 @@ class _ServiceAccount(Auth):
         if status >= 300:
             raise HistoryError(answered + _CHECK_CLIENT, retryable=False)
         access = token.get("access_token") if token is not None else None
-        if not isinstance(access, str) or not _is_token(access):
+        if not isinstance(access, str) or not is_token_text(access):
             raise HistoryError(f"{answered}, an answer without a usable OAuth2 access token")
         if str(token.get("token_type", "Bearer")).lower() != "bearer":
             raise HistoryError(f"{answered}, a token of type {str(token['token_type'])[:20]!r}, not Bearer",

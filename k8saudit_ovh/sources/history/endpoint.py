@@ -57,7 +57,7 @@ class HistoryEndpoint:
         parts = self._parts()
         if parts.password:
             register_secret(unquote(parts.password))
-        if self.token and not _is_token(self.token):
+        if self.token and not is_token_text(self.token):
             raise ValueError("history token holds characters no token has (spaces, line breaks, "
                              "non-ASCII): copy it whole and alone")
         if self.client_id:
@@ -110,7 +110,7 @@ class HistoryEndpoint:
         return unquote(self._parts().path.strip("/").removesuffix("/_search"))
 
 
-def _is_token(text: str) -> bool:
+def is_token_text(text: str) -> bool:
     """Visible ASCII only: what fits an Authorization header (RFC 6750 b64token and JWTs)."""
     return text.isascii() and text.isprintable() and " " not in text
 

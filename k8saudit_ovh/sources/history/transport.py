@@ -71,7 +71,8 @@ class BoundedConnection(Urllib3HttpConnection):
         self._guard.cut_short("stop")
 
     def perform_request(self, method, url, params=None, body=None, timeout=None, ignore=(), headers=None):
-        if self._guard.stopping():
+        pool = self.pool  # close() from another thread drops it
+        if self._guard.stopping() or pool is None:
             raise HistoryError(f"{self.label}: stopped", retryable=False)
         url = self.url_prefix + url
         request_headers = self.headers.copy()
@@ -85,7 +86,7 @@ class BoundedConnection(Urllib3HttpConnection):
         response = None
         with self._guard.watching(seconds):
             try:
-                response = self.pool.urlopen(
+                response = pool.urlopen(
                     method, url, body, headers=request_headers, retries=Retry(False), redirect=False,
                     timeout=urllib3.Timeout(connect=seconds, read=seconds), preload_content=False,
                     decode_content=False)
