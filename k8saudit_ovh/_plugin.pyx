@@ -118,7 +118,7 @@ cdef api void* k8a_init(const char* config_text, ss_plugin_rc* rc):
     try:
         settings = _config.parse(config_text.decode("utf-8", "replace"))
         for values in (settings["history"] or {}).values():
-            endpoint_from_config(values)  # a bad URL fails here; the password is a secret from now on
+            endpoint_from_config(values, settings)  # a bad URL fails here; its secrets are secrets from now on
         st.max_event_size = settings["maxEventSize"]
         st.batch_max_events = settings["batchMaxEvents"]
         st.batch_timeout_ms = settings["batchTimeoutMs"]
@@ -310,8 +310,7 @@ def _history_endpoints(dict settings, list sources):
         if unknown:
             raise ValueError(f"init_config 'history' names streams the open params do not: {', '.join(unknown)}")
         chosen = [history.get(source.name) for source in sources]
-    return [endpoint_from_config(values, settings["verifyTLS"], settings["caFile"]) if values else None
-            for values in chosen]
+    return [endpoint_from_config(values, settings) if values else None for values in chosen]
 
 
 cdef int open_streams(PluginState* st, Instance* inst, list sources) except -1:

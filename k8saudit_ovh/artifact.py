@@ -56,7 +56,7 @@ DYNLOAD_SKIP = re.compile(r"^(_test|_ctypes_test|_xx|xxlimited|_tkinter|_curses|
 
 # The plugin's runtime dependencies (pyproject.toml), bundled with every distribution they
 # require as installed in the building Python.
-BUNDLED_DISTRIBUTIONS = ("websocket-client", "opensearch-py")
+BUNDLED_DISTRIBUTIONS = ("websocket-client", "opensearch-py", "urllib3", "oauthlib")
 
 
 def artifact_name() -> str:

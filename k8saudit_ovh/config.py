@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,14 @@ class Key:
     maximum: float | None = None
     fields: tuple["Key", ...] = ()
     required: tuple[str, ...] = ()
+    rule: Callable[[str, dict], None] | None = None  # checks an object's keys together; raises ValueError
+
+
+# OAuth2 token endpoints of the OVHcloud regions, for IAM service accounts.
+TOKEN_URLS = {"ovh-eu": "https://www.ovh.com/auth/oauth2/token", "ovh-ca": "https://ca.ovh.com/auth/oauth2/token",
+              "ovh-us": "https://us.ovhcloud.com/auth/oauth2/token"}
+# The ways a history endpoint authenticates: at most one is given.
+HISTORY_AUTH = (("user", "password"), ("token",), ("clientId", "clientSecret"))
 
 
 # One history endpoint (k8saudit_ovh/sources/history/): the OpenSearch API of the LDP
@@ -28,8 +37,20 @@ class Key:
 HISTORY_KEYS: tuple[Key, ...] = (
     Key("url", str, "", "OpenSearch URL of the stream's alias: https://<cluster>.logs.ovh.com:9200/<alias> "
         "(http:// only on loopback)."),
-    Key("user", str, "", "LDP user name (or token user) for HTTP basic auth."),
-    Key("password", str, "", "Its password; write ${VAR} to keep it in a Secret. Never logged."),
+    Key("user", str, "", "LDP user name, for HTTP basic auth (LDP credentials). An IAM-enabled LDP service takes "
+        "`pat_jwt_<anything>` here with an IAM token as password. Authenticate one way only: `user`/`password`, "
+        "`token`, or `clientId`/`clientSecret`."),
+    Key("password", str, "", "Its password (or the IAM token); write ${VAR} to keep it in a Secret. Never logged."),
+    Key("token", str, "", "IAM token (a personal access token, or any token of an identity allowed to read the "
+        "LDP service), sent as a Bearer token to an IAM-enabled LDP service; write ${VAR} to keep it in a Secret. "
+        "Never logged nor renewed: once it expires history answers 401 (a service account renews its own)."),
+    Key("clientId", str, "", "IAM service account (OAuth2 client credentials) for an IAM-enabled LDP service: its "
+        "client ID. Its token is fetched from `tokenUrl`, renewed before it expires and once when history answers "
+        "401."),
+    Key("clientSecret", str, "", "The service account's client secret; write ${VAR} to keep it in a Secret. "
+        "Never logged."),
+    Key("tokenUrl", str, TOKEN_URLS["ovh-eu"], "OAuth2 token endpoint of the service account's region "
+        f"(Europe; Canada: {TOKEN_URLS['ovh-ca']}, US: {TOKEN_URLS['ovh-us']})."),
     Key("overlapS", float, 10.0, "Seconds read again before the last delivered event and after the first live "
         "event of a gap; covers the lag between an event's time and its stored time.", 0, 3600),
     Key("maxGapS", float, 86400.0, "Oldest gap filled, in seconds; an older start is cut to this and the "
@@ -44,9 +65,24 @@ HISTORY_KEYS: tuple[Key, ...] = (
     Key("shortMessageField", str, "short_message", "Field holding the audit event (GELF short_message)."),
     Key("messageField", str, "message", "Field holding it in the Graylog layout, read when the first is absent."),
     Key("pageSize", int, 1000, "Documents per _search request.", 1, 10000),
-    Key("timeoutS", float, 10.0, "Seconds allowed for one _search request.", 0.1, 300),
+    Key("timeoutS", float, 10.0, "Seconds allowed for one _search (or token) request as a whole: connect, TLS, "
+        "headers and body; a server still sending after that is abandoned and the request retried.", 0.1, 300),
     Key("maxRetries", int, 5, "Retries of a request answered 429 or 5xx, or not answered, with backoff.", 0, 100),
 )
+
+
+def _one_way_to_authenticate(where: str, values: dict[str, Any]) -> None:
+    """A history endpoint's credentials: none or one way of HISTORY_AUTH, and a service
+    account with both its keys. Names the keys, never their values."""
+    given = [names for names in HISTORY_AUTH if any(values[n] for n in names)]
+    if len(given) > 1:
+        named = " and ".join("/".join(f"'{n}'" for n in names if values[n]) for names in given)
+        raise ValueError(f"init_config '{where}' gives {named}: authenticate one way only, with 'user'/'password', "
+                         "'token', or 'clientId'/'clientSecret'")
+    if bool(values["clientId"]) != bool(values["clientSecret"]):
+        missing = "clientSecret" if values["clientId"] else "clientId"
+        raise ValueError(f"init_config '{where}' needs '{missing}' too: a service account is 'clientId' and "
+                         "'clientSecret' together")
 
 
 KEYS: tuple[Key, ...] = (
@@ -88,10 +124,11 @@ KEYS: tuple[Key, ...] = (
     Key("history", dict, None,
         "LDP history (OpenSearch API of the stream's alias) used to fill every gap: an object of the "
         "`history.*` keys below, or a map from stream name to such an object.",
-        fields=HISTORY_KEYS, required=("url",)),
+        fields=HISTORY_KEYS, required=("url",), rule=_one_way_to_authenticate),
 )
 
 _BY_NAME = {k.name: k for k in KEYS}
+DEFAULTS = {k.name: k.default for k in KEYS + HISTORY_KEYS}  # top-level and history keys
 _JSON_TYPE = {int: "integer", float: "number", bool: "boolean", str: "string", dict: "object"}
 
 
@@ -172,7 +209,10 @@ def _check_fields(key: Key, where: str, value: Any) -> dict[str, Any]:
     for name in key.required:
         if not values[name]:
             raise ValueError(f"init_config '{where}' needs '{name}'")
+    if key.rule is not None:
+        key.rule(where, values)
     return values
+
 
 
 def _check(key: Key, value: Any, where: str | None = None) -> Any:

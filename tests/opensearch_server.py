@@ -17,6 +17,7 @@ ignores the sort order or the asked range.
 import base64
 import gzip
 import json
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -163,8 +164,7 @@ class OpenSearchServer:
         if m.status is not None and m.times != 0:
             m.times -= 1 if m.times > 0 else 0
             return self._send(handler, m.status, {"error": f"status {m.status} on demand", "status": m.status})
-        expected = "Basic " + base64.b64encode(f"{self.user}:{self.password}".encode()).decode()
-        if handler.headers.get("Authorization") != expected:
+        if not self._authorized(handler.headers.get("Authorization", "")):
             return self._send(handler, 401, {"error": "unauthorized", "status": 401})
         path = handler.path.split("?")[0]
         if path != f"/{self.alias}/_search":
@@ -177,6 +177,9 @@ class OpenSearchServer:
             return self._send(handler, 400, {"error": {"type": "illegal_argument_exception", "reason": str(refusal)},
                                              "status": 400})
         self._send(handler, 200, {"took": 1, "timed_out": False, "hits": {"hits": hits}})
+
+    def _authorized(self, authorization: str) -> bool:
+        return authorization == "Basic " + base64.b64encode(f"{self.user}:{self.password}".encode()).decode()
 
     def _send(self, handler, status: int, answer: dict) -> None:
         self.statuses.append(status)
@@ -228,3 +231,221 @@ def _bound(bounds: dict, key: str, shift: int, default: int = 0) -> int:
     if key not in bounds:
         return default if key in ("lte", "lt") else -2**63
     return int(bounds[key]) + shift
+
+
+# ---- Hostile wire and IAM authentication (tests/test_history_transport.py) ----------------
+# A history that answers its 200s the way `wire` says, and may accept only IAM credentials;
+# an OAuth2 token endpoint issuing short-lived tokens. Every misbehaviour ends within
+# WIRE_LIMIT_S, or as soon as the client hangs up.
+
+WIRE_LIMIT_S = 60.0
+WIRE_STEP_S = 0.1  # one byte (trickled body) or one header line (trickled headers) per step
+
+
+def gzip_bomb(expanded: int) -> bytes:
+    """A gzip body (several members: still one valid stream) of `expanded` zero bytes, about
+    1/1000 of that on the wire."""
+    member = gzip.compress(bytes(10 << 20), compresslevel=9)
+    return member * max(1, expanded // (10 << 20))
+
+
+class WireServer(OpenSearchServer):
+    """`wire`: None (a proper answer), "gzip" (a proper gzip answer), "gzip_garbage" (plain
+    JSON said to be gzip), "trickle_body", "trickle_headers", "hang", "gzip_bomb" (`bomb`, see
+    gzip_bomb), "oversized" (a body of `oversize` bytes, its length announced) or
+    "oversized_unannounced" (no Content-Length, the end of the body is the end of the
+    connection). `bearer`: when set, only `Authorization: Bearer <t>` or Basic
+    `pat_jwt_<anything>:<t>` is accepted, for a `t` that bearer(t) accepts."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.wire: str | None = None
+        self.bomb = b""
+        self.oversize = 20 << 20
+        self.bearer = None
+        self.tokens_used: list[str] = []  # the IAM token of each request that had one
+        self.misbehaving = threading.Event()  # set when a request reaches a misbehaving answer
+        self._released = threading.Event()
+
+    def stop(self) -> None:
+        self._released.set()
+        super().stop()
+
+    def serve_tls(self, cert_file: str, key_file: str) -> "WireServer":
+        """From now on, over TLS (a started server, before any request): url() is https."""
+        import ssl
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert_file, key_file)
+        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+        return self
+
+    def url(self, with_alias: bool = True) -> str:
+        url = super().url(with_alias)
+        return url.replace("http://", "https://", 1) if hasattr(self._server.socket, "context") else url
+
+    def _authorized(self, authorization: str) -> bool:
+        if self.bearer is None:
+            return super()._authorized(authorization)
+        scheme, _, credentials = authorization.partition(" ")
+        token = None
+        if scheme == "Bearer":
+            token = credentials
+        elif scheme == "Basic":
+            user, _, password = base64.b64decode(credentials).decode("utf-8", "replace").partition(":")
+            token = password if user.startswith("pat_jwt_") else None
+        if token is not None:
+            self.tokens_used.append(token)
+        return token is not None and self.bearer(token)
+
+    def _send(self, handler, status: int, answer: dict) -> None:
+        if status != 200 or self.wire is None:
+            return super()._send(handler, status, answer)
+        self.statuses.append(status)
+        self.misbehaving.set()
+        try:
+            getattr(self, f"_{self.wire}")(handler, json.dumps(answer).encode())
+        except OSError:
+            pass  # the client hung up: what it is expected to do
+        handler.close_connection = True
+
+    def _headers(self, handler, **headers) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/json")
+        for name, value in headers.items():
+            handler.send_header(name.replace("_", "-"), str(value))
+        handler.end_headers()
+
+    def _trickle_body(self, handler, data: bytes) -> None:
+        self._headers(handler, Content_Length=len(data))
+        for byte in data[:int(WIRE_LIMIT_S / WIRE_STEP_S)]:
+            if self._released.wait(WIRE_STEP_S):
+                return
+            handler.wfile.write(bytes([byte]))
+
+    def _trickle_headers(self, handler, data: bytes) -> None:
+        handler.wfile.write(b"HTTP/1.1 200 OK\r\n")
+        for n in range(int(WIRE_LIMIT_S / WIRE_STEP_S)):
+            if self._released.wait(WIRE_STEP_S):
+                return
+            handler.wfile.write(b"X-Pad-%d: x\r\n" % n)
+
+    def _hang(self, handler, data: bytes) -> None:
+        self._released.wait(WIRE_LIMIT_S)
+
+    def _gzip_bomb(self, handler, data: bytes) -> None:
+        self._headers(handler, Content_Encoding="gzip", Content_Length=len(self.bomb))
+        handler.wfile.write(self.bomb)
+
+    def _gzip(self, handler, data: bytes) -> None:
+        """A proper gzip answer, when the client asked for gzip."""
+        if "gzip" not in handler.headers.get("Accept-Encoding", ""):
+            return OpenSearchServer._send(self, handler, 200, json.loads(data))
+        body = gzip.compress(data)
+        self._headers(handler, Content_Encoding="gzip", Content_Length=len(body))
+        handler.wfile.write(body)
+
+    def _gzip_garbage(self, handler, data: bytes) -> None:
+        self._headers(handler, Content_Encoding="gzip", Content_Length=len(data))
+        handler.wfile.write(data)
+
+    def _oversized(self, handler, data: bytes) -> None:
+        self._headers(handler, Content_Length=self.oversize)
+        self._pad(handler, self.oversize)
+
+    def _oversized_unannounced(self, handler, data: bytes) -> None:
+        self._headers(handler, Connection="close")
+        self._pad(handler, self.oversize)
+
+    def _pad(self, handler, size: int) -> None:
+        chunk = b" " * (64 << 10)
+        for _ in range(size // len(chunk)):
+            handler.wfile.write(chunk)
+
+
+class TokenServer:
+    """A loopback OAuth2 token endpoint (client credentials, client authenticated with HTTP
+    Basic, as OVHcloud's): each token lives `expires_in` seconds (None: the answer gives no
+    lifetime), or until revoke(). `valid(token)` is what the history server asks."""
+
+    path = "/auth/oauth2/token"
+
+    def __init__(self, client_id: str = "sa-client-id", client_secret: str = "sa-Cl1ent-s3cret",
+                 expires_in: int | None = 1):
+        self.client_id, self.client_secret, self.expires_in = client_id, client_secret, expires_in
+        self.enforce_expiry = True  # False: an expired token still opens history
+        self.issued: list[tuple[str, float]] = []  # token, monotonic time it was issued
+        self.statuses: list[int] = []
+        self.forms: list[dict] = []
+        self._revoked = 0  # tokens issued before this index no longer open history
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+
+    def url(self) -> str:
+        return f"http://{HOST}:{self._server.server_address[1]}{self.path}"
+
+    def valid(self, token: str) -> bool:
+        with self._lock:
+            for n, (issued, at) in enumerate(self.issued):
+                if issued == token:
+                    fresh = not self.enforce_expiry or self.expires_in is None or time.monotonic() < at + self.expires_in
+                    return n >= self._revoked and fresh
+        return False
+
+    def revoke(self) -> None:
+        with self._lock:
+            self._revoked = len(self.issued)
+
+    def start(self) -> "TokenServer":
+        tokens = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                tokens._answer(self)
+
+        self._server = ThreadingHTTPServer((HOST, 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, name="token-test-server", daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def _answer(self, handler: BaseHTTPRequestHandler) -> None:
+        from urllib.parse import parse_qsl
+        form = dict(parse_qsl(handler.rfile.read(int(handler.headers.get("Content-Length") or 0)).decode()))
+        self.forms.append(form)
+        expected = "Basic " + base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
+        if handler.path != self.path or form.get("grant_type") != "client_credentials":
+            return self._send(handler, 400, {"error": "unsupported_grant_type"})
+        if handler.headers.get("Authorization") != expected:
+            return self._send(handler, 401, {"error": "invalid_client", "error_description": "bad client"})
+        with self._lock:
+            token = f"iam-{len(self.issued)}-" + base64.urlsafe_b64encode(os.urandom(24)).decode()
+            self.issued.append((token, time.monotonic()))
+        answer = {"access_token": token, "token_type": "Bearer", "scope": "all"}
+        if self.expires_in is not None:
+            answer["expires_in"] = self.expires_in
+        self._send(handler, 200, answer)
+
+    def _send(self, handler, status: int, answer: dict) -> None:
+        self.statuses.append(status)
+        data = json.dumps(answer).encode()
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        handler.wfile.write(data)

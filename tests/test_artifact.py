@@ -121,6 +121,8 @@ def test_bundle_has_what_the_stream_reader_imports(unpacked, tmp_path):
     code = ("import ssl, websocket, k8saudit_ovh._plugin, k8saudit_ovh.sources.ldp_reader; "
             "from k8saudit_ovh.sources.history import HistoryClient, HistoryEndpoint; "
             "HistoryClient(HistoryEndpoint('https://gra1.logs.ovh.com:9200/alias', 'u', 'password')); "
+            "HistoryClient(HistoryEndpoint('https://gra1.logs.ovh.com:9200/alias', client_id='c', "
+            "client_secret='secret')); "
             "ssl.create_default_context(); print(k8saudit_ovh._plugin.__file__, ssl.OPENSSL_VERSION)")
     result = _run_without_python([str(probe), "-s", "-S", "-P", "-c", code], env=env, cwd="/")
     assert result.returncode == 0, result.stderr

@@ -52,3 +52,55 @@ def test_a_bad_history_url_fails_init_without_the_password(host, plugin):
     run = run_host(host, plugin, "file:///dev/null", config=cfg)
     assert run.end["end"] == "init-failure" and "only allowed on loopback" in run.end["error"]
     assert "init-secret-77" not in run.stderr + json.dumps(run.end)
+
+
+URL = ONE["url"]
+
+
+@pytest.mark.parametrize("auth", [
+    {"user": "pat_jwt_falco", "password": "iam-t0ken-value"},
+    {"token": "iam-t0ken-value"},
+    {"clientId": "sa-id", "clientSecret": "sa-s3cret-value"},
+    {"clientId": "sa-id", "clientSecret": "sa-s3cret-value", "tokenUrl": config.TOKEN_URLS["ovh-ca"]},
+    {},
+])
+def test_each_way_to_authenticate_is_accepted(auth):
+    given = {"history": {"url": URL, **auth}}
+    jsonschema.Draft4Validator(json.loads(config.schema_json())).validate(given)
+    values = config.parse(json.dumps(given))["history"][None]
+    assert values["tokenUrl"] == auth.get("tokenUrl", "https://www.ovh.com/auth/oauth2/token")
+
+
+@pytest.mark.parametrize("auth, words", [
+    ({"password": "p4ss-value", "token": "t0ken-value"}, "gives 'password' and 'token': authenticate one way only"),
+    ({"user": "u", "clientId": "c", "clientSecret": "s3cret-value"},
+     "gives 'user' and 'clientId'/'clientSecret': authenticate one way only"),
+    ({"token": "t0ken-value", "clientSecret": "s3cret-value"}, "gives 'token' and 'clientSecret'"),
+    ({"clientId": "c"}, "needs 'clientSecret' too"),
+    ({"clientSecret": "s3cret-value"}, "needs 'clientId' too"),
+])
+def test_a_bad_combination_of_credentials_is_refused_naming_the_keys_only(auth, words):
+    with pytest.raises(ValueError) as failure:
+        config.parse(json.dumps({"history": {"prod": {"url": URL, **auth}}}))
+    message = str(failure.value)
+    assert words in message and "'history.prod'" in message
+    assert not any(value in message for value in ("p4ss-value", "t0ken-value", "s3cret-value"))
+
+
+def test_a_bad_combination_fails_init_without_the_secrets(host, plugin):
+    from c_host import run_host
+    cfg = json.dumps({"history": {"url": URL, "token": "init-t0ken-77", "clientId": "c",
+                                  "clientSecret": "init-s3cret-77"}})
+    run = run_host(host, plugin, "file:///dev/null", config=cfg)
+    assert run.end["end"] == "init-failure" and "authenticate one way only" in run.end["error"]
+    assert "init-t0ken-77" not in run.stderr + json.dumps(run.end)
+    assert "init-s3cret-77" not in run.stderr + json.dumps(run.end)
+
+
+def test_a_plain_http_token_url_fails_init(host, plugin):
+    from c_host import run_host
+    cfg = json.dumps({"history": {"url": URL, "clientId": "c", "clientSecret": "init-s3cret-78",
+                                  "tokenUrl": "http://www.ovh.com/auth/oauth2/token"}})
+    run = run_host(host, plugin, "file:///dev/null", config=cfg)
+    assert run.end["end"] == "init-failure" and "tokenUrl" in run.end["error"]
+    assert "only allowed on loopback" in run.end["error"] and "init-s3cret-78" not in run.stderr

@@ -235,7 +235,7 @@ def test_odd_documents_mid_window_are_skipped_and_every_good_one_comes_once(hist
     good_times = add_window_with_odd_documents(history)
     history.add("odd without id", BASE_MS + 51, doc_id=None)
     history.add(gelf_document(audit_event(999), BASE_MS + 52), BASE_MS + 52, doc_id=None)  # good, no _id
-    cursor = HistoryCursor(client_of(history, page_size=page_size), BASE_MS, max_event_size=1024)
+    cursor = HistoryCursor(client_of(history, page_size=page_size, max_event_size=1024), BASE_MS)
     docs = list(cursor.read_until(good_times[-1]))
     assert [json.loads(d.audit)["auditID"] for d in docs] == (
         [f"id-{n}" for n in range(11)] + ["id-999"] + [f"id-{n}" for n in range(11, 60)])
@@ -254,7 +254,7 @@ def test_odd_documents_mid_window_are_skipped_and_every_good_one_comes_once(hist
 
 def test_reading_on_later_skips_nothing_twice(history):
     good_times = add_window_with_odd_documents(history, 30)
-    cursor = HistoryCursor(client_of(history, page_size=4), BASE_MS, max_event_size=1024)
+    cursor = HistoryCursor(client_of(history, page_size=4, max_event_size=1024), BASE_MS)
     first = list(cursor.read_until(good_times[14]))
     second = list(cursor.read_until(good_times[-1]))
     assert ids(first + second) == [f"id-{n}" for n in range(30)]

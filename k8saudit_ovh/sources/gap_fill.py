@@ -46,14 +46,17 @@ def format_ms(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def endpoint_from_config(values: dict, verify_tls: bool = True, ca_file: str = "") -> HistoryEndpoint:
-    """The HistoryEndpoint of one init_config `history` object (see config.HISTORY_KEYS)."""
+def endpoint_from_config(values: dict, settings: dict) -> HistoryEndpoint:
+    """The HistoryEndpoint of one init_config `history` object (see config.HISTORY_KEYS);
+    `settings`: the whole init_config (TLS settings, maxEventSize)."""
     return HistoryEndpoint(
-        url=values["url"], user=values["user"], password=values["password"], overlap_s=values["overlapS"],
-        max_gap_s=values["maxGapS"], fill_wait_s=values["fillWaitS"], hold_back_s=values["holdBackS"], time_field=values["timeField"],
+        url=values["url"], user=values["user"], password=values["password"], token=values["token"],
+        client_id=values["clientId"], client_secret=values["clientSecret"], token_url=values["tokenUrl"],
+        overlap_s=values["overlapS"], max_gap_s=values["maxGapS"], fill_wait_s=values["fillWaitS"],
+        hold_back_s=values["holdBackS"], time_field=values["timeField"],
         short_message_field=values["shortMessageField"], message_field=values["messageField"],
-        page_size=values["pageSize"], timeout_s=values["timeoutS"], max_retries=values["maxRetries"],
-        verify_tls=verify_tls, ca_file=ca_file or None)
+        page_size=values["pageSize"], timeout_s=values["timeoutS"], max_retries=values["maxRetries"], verify_tls=settings["verifyTLS"], ca_file=settings["caFile"] or None,
+        max_event_size=settings["maxEventSize"])
 
 
 class _Worker:
@@ -99,7 +102,7 @@ class GapFiller(_Worker):
         self._client = HistoryClient(endpoint, self._stop)
         self._gaps: queue.Queue[Gap] = queue.Queue()
         self._thread: threading.Thread | None = None
-        self._counted = (0, 0)  # requests and errors already reported to the sink
+        self._counted = (0, 0, 0)  # requests, errors and watchdog faults already reported to the sink
 
     def __repr__(self) -> str:
         return f"<GapFiller {self.label} {self.endpoint.display}>"
@@ -217,9 +220,11 @@ class GapFiller(_Worker):
                       redact(repr(again)))
 
     def _report_requests(self) -> None:
-        requests, errors = self._client.requests, self._client.errors
+        requests, errors, faults = self._client.requests, self._client.errors, self._client.thread_errors
         self._sink.count_history(requests - self._counted[0], errors - self._counted[1])
-        self._counted = (requests, errors)
+        for _ in range(faults - self._counted[2]):  # the request watchdog's own failures
+            self._sink.count_thread_error()
+        self._counted = (requests, errors, faults)
 
 
 class HistoryReplay(_Worker):

@@ -24,7 +24,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 
 from .client import HistoryClient
-from .documents import DEFAULT_MAX_EVENT_SIZE, Document, DocumentLayout, Skip, SkipCounts, read_page
+from .documents import Document, DocumentLayout, Skip, SkipCounts, read_page
 from .errors import HistoryAnswerTooLarge, HistoryError
 
 __all__ = ["HistoryCursor", "MAX_RESULT_WINDOW"]
@@ -38,14 +38,13 @@ class HistoryCursor:
     goes on where it stopped (history that lags the live tail gets more documents).
     Counts: `documents` delivered, `skipped` (a SkipCounts: by reason, and `.total`)."""
 
-    def __init__(self, client: HistoryClient, start_ms: int, max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
-                 result_window: int = MAX_RESULT_WINDOW):
+    def __init__(self, client: HistoryClient, start_ms: int, result_window: int = MAX_RESULT_WINDOW):
         self.client = client
         self.time_ms = start_ms  # time of the last document read (the start before any)
         self.documents = 0
         self.skipped = SkipCounts()
         self.page_size = client.endpoint.page_size  # halved for an answer too large
-        self._layout = DocumentLayout.of(client.endpoint, max_event_size)
+        self._layout = DocumentLayout.of(client.endpoint)
         self._window = result_window
         self._at_time: set = set()  # keys of the documents read at exactly time_ms
         self._skips_seen = _RecentKeys(result_window)  # keys of the skipped hits counted last

@@ -20,10 +20,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 
+from ... import config
 from ...config import max_frame_bytes
 from .errors import HistoryAnswerTooLarge, HistoryError
 
-__all__ = ["DEFAULT_MAX_EVENT_SIZE", "MAX_DEPTH", "MAX_TEXT_BYTES", "MAX_VALUES", "SKIP_REASONS", "Document", "DocumentLayout",
+__all__ = ["MAX_DEPTH", "MAX_TEXT_BYTES", "MAX_VALUES", "SKIP_REASONS", "Document", "DocumentLayout",
            "Skip", "SkipCounts", "parse_time_ms", "read_page", "source_field"]
 
 # Why a hit is skipped (history_documents_skipped.<reason>):
@@ -36,7 +37,6 @@ SKIP_REASONS = (
     "too_large",   # the audit text is over the per-document cap (the live frame cap)
 )
 
-DEFAULT_MAX_EVENT_SIZE = 262144  # init_config maxEventSize's default
 MAX_DEPTH = 64  # nesting of a whole answer: hit documents sit at depth 5
 MAX_VALUES = 250_000  # JSON values and keys of one page: ~60 MB of Python objects at worst
 MAX_TEXT_BYTES = 16 << 20  # memory of a page decoded (and of its strings, once parsed)
@@ -110,12 +110,12 @@ class DocumentLayout:
     time_field: str = "timestamp"
     short_message_field: str = "short_message"
     message_field: str = "message"
-    max_audit_bytes: int = max_frame_bytes(DEFAULT_MAX_EVENT_SIZE)  # the live rule
+    max_audit_bytes: int = max_frame_bytes(config.DEFAULTS["maxEventSize"])  # the live rule
 
     @classmethod
-    def of(cls, endpoint, max_event_size: int = DEFAULT_MAX_EVENT_SIZE) -> "DocumentLayout":
+    def of(cls, endpoint) -> "DocumentLayout":
         return cls(endpoint.time_field, endpoint.short_message_field, endpoint.message_field,
-                   max_frame_bytes(max_event_size))
+                   max_frame_bytes(endpoint.max_event_size))
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,9 @@
-"""One history endpoint: the OpenSearch API URL of an LDP alias, its credentials and limits."""
+"""One history endpoint: the OpenSearch API URL of an LDP alias, its credentials and limits.
+
+Credentials, one way (init_config validates that): an LDP user and password (HTTP Basic; an
+IAM-enabled service also takes user `pat_jwt_<anything>` with an IAM token as password), an
+IAM token (`token`, sent as Bearer), or an IAM service account (`client_id`, `client_secret`)
+whose OAuth2 token comes from `token_url`. Every secret is registered for redaction here."""
 from __future__ import annotations
 
 import ipaddress
@@ -6,9 +11,15 @@ from base64 import b64encode
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
+from ... import config
 from ...redaction import redact, register_secret
 
 __all__ = ["HistoryEndpoint", "is_loopback"]
+
+_DEFAULTS = config.DEFAULTS
+# A page's bytes (before and after decompression) are capped at this, or at two documents
+# of the largest size a document may have if that is more.
+_MIN_PAGE_BYTES = 8 << 20
 
 
 @dataclass(frozen=True)
@@ -30,14 +41,49 @@ class HistoryEndpoint:
     backoff_max_s: float = 5.0
     verify_tls: bool = True
     ca_file: str | None = None
+    token: str = field(default="", repr=False)  # IAM token, sent as Bearer
+    client_id: str = ""  # IAM service account
+    client_secret: str = field(default="", repr=False)
+    token_url: str = _DEFAULTS["tokenUrl"]
+    max_event_size: int = _DEFAULTS["maxEventSize"]  # the plugin's maxEventSize: bounds pages and documents
 
     def __post_init__(self):
+        for secret in (self.password, self.token, self.client_secret):
+            if secret:
+                register_secret(secret)
         if self.password:
-            register_secret(self.password)
             register_secret(b64encode(f"{self.user}:{self.password}".encode()).decode())
+        if self.client_secret:  # the Basic form of the token request
+            register_secret(b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode())
         parts = self._parts()
         if parts.password:
             register_secret(unquote(parts.password))
+        if self.token and not is_token_text(self.token):
+            raise ValueError("history token holds characters no token has (spaces, line breaks, "
+                             "non-ASCII): copy it whole and alone")
+        if self.client_id:
+            self.token_parts()
+
+    @property
+    def max_page_bytes(self) -> int:
+        """Cap on the bytes of one answer, before and after decompression: at least two
+        documents of the largest size (one always fits a page)."""
+        return max(_MIN_PAGE_BYTES, 2 * config.max_frame_bytes(self.max_event_size))
+
+    def token_parts(self):
+        """The parts of token_url: https, or http on loopback (tests)."""
+        try:
+            parts = urlsplit(self.token_url)
+            _ = parts.port
+        except ValueError:
+            raise ValueError(f"history tokenUrl {redact(self.token_url)!r} is malformed") from None
+        if parts.scheme not in ("https", "http") or not parts.hostname or parts.username or parts.password:
+            raise ValueError(f"history tokenUrl {redact(self.token_url)!r} must be "
+                             "https://<host>/<path>, e.g. https://www.ovh.com/auth/oauth2/token")
+        if parts.scheme == "http" and not is_loopback(parts.hostname):
+            raise ValueError(f"history tokenUrl {redact(self.token_url)!r}: http:// is only allowed on loopback; "
+                             "use https://")
+        return parts
 
     def __repr__(self) -> str:
         return f"HistoryEndpoint({self.display!r})"
@@ -63,6 +109,11 @@ class HistoryEndpoint:
     @property
     def alias(self) -> str:
         return unquote(self._parts().path.strip("/").removesuffix("/_search"))
+
+
+def is_token_text(text: str) -> bool:
+    """Visible ASCII only: what fits an Authorization header (RFC 6750 b64token and JWTs)."""
+    return text.isascii() and text.isprintable() and " " not in text
 
 
 def is_loopback(host: str) -> bool:

@@ -1,4 +1,4 @@
-"""The one error of reading LDP history."""
+"""The errors of reading LDP history."""
 from __future__ import annotations
 
 from ...redaction import redact
@@ -18,4 +18,9 @@ class HistoryError(Exception):
 
 
 class HistoryAnswerTooLarge(HistoryError):
-    """An answer over the bounds of one page (bytes, values): a smaller page may pass."""
+    """An answer over the bounds of one page: bytes before or after decompression
+    (HistoryEndpoint.max_page_bytes; dropped unread past the cap), or values. Asking the same
+    again cannot heal it; asking for fewer documents (the cursor halves its page) may."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason, retryable=False)
