@@ -30,6 +30,15 @@ HISTORY_KEYS: tuple[Key, ...] = (
         "(http:// only on loopback)."),
     Key("user", str, "", "LDP user name (or token user) for HTTP basic auth."),
     Key("password", str, "", "Its password; write ${VAR} to keep it in a Secret. Never logged."),
+    # IAM-enabled LDP services (placeholder keys for `setup`; the history client's IAM support
+    # brings their implementation).
+    Key("token", str, "", "IAM Bearer token (IAM-enabled LDP services); write ${VAR} to keep it in a Secret. "
+        "Never logged."),
+    Key("clientId", str, "", "IAM service account id: the plugin fetches and refreshes its token (OAuth2 client "
+        "credentials)."),
+    Key("clientSecret", str, "", "Its client secret; write ${VAR}. Never logged."),
+    Key("tokenUrl", str, "https://www.ovh.com/auth/oauth2/token", "OAuth2 token endpoint of the service account "
+        "(ovh-ca: https://ca.ovh.com/auth/oauth2/token, ovh-us: https://us.ovhcloud.com/auth/oauth2/token)."),
     Key("overlapS", float, 10.0, "Seconds read again before the last delivered event and after the first live "
         "event of a gap; covers the lag between an event's time and its stored time.", 0, 3600),
     Key("maxGapS", float, 86400.0, "Oldest gap filled, in seconds; an older start is cut to this and the "
