@@ -25,7 +25,7 @@ from k8saudit_ovh._version import VERSION
 from k8saudit_ovh.cli import falco_compat
 from k8saudit_ovh.cli.demo_server import demo_frames
 from k8saudit_ovh.cli.main import main
-from k8saudit_ovh.ovhcloud import api as ovh_api, api_calls, choose, cluster, operations
+from k8saudit_ovh.ovhcloud import api as ovh_api, api_calls, choose, cluster, credentials, operations
 from k8saudit_ovh.paths import demo_events_path
 from ldp_server import Behavior, LdpServer
 from test_falco_configs import expand_env, init_config_string, init_schema  # noqa: F401 (a fixture)
@@ -359,6 +359,14 @@ def test_a_service_account_secret_without_the_account_is_a_usage_error(fake, cap
     assert code == 2 and fake.calls == []
 
 
+@pytest.mark.parametrize("endpoint, url", [("ovh-eu", "https://www.ovh.com/auth/oauth2/token"),
+                                           ("ovh-ca", "https://ca.ovh.com/auth/oauth2/token"),
+                                           ("ovh-us", "https://us.ovhcloud.com/auth/oauth2/token")])
+def test_a_service_account_gets_the_token_url_of_the_api_endpoint_in_use(fake, monkeypatch, endpoint, url):
+    monkeypatch.setenv("OVH_ENDPOINT", endpoint)
+    assert credentials.token_url() == url
+
+
 def test_an_alias_named_in_full_is_found_by_its_prefix(fake, capsys, monkeypatch):
     kind = use("iam-token", fake, monkeypatch)
     code, _, err = setup(capsys, *kind.args, "--alias", f"{SERVICE}-a-falco")
@@ -395,7 +403,8 @@ def test_unusable_services_are_not_offered(fake, legacy, capsys):
     assert code == 1 and "LDP service not-configured (ldp-cd-67890) is TO_CONFIG" in err
     fake.ldp.state = "DISABLED"
     code, _, err = setup(capsys, "--dry-run")
-    assert code == 1 and "no usable LDP service in this account" in err and "audit-logs (ldp-ab-12345) is DISABLED" in err
+    assert code == 1 and "no usable LDP service in this account" in err
+    assert "audit-logs (ldp-ab-12345) is DISABLED" in err
 
 
 def test_setup_waits_for_the_cluster_and_stops_waiting_in_time(fake, legacy, capsys):
@@ -527,6 +536,16 @@ def test_a_403_naming_no_action_lists_the_call_s_actions(fake, capsys):
            "publicCloudProject:apiovh:kube/log/subscription/create, ldp:apiovh:output/graylog/stream/forwardTo" in err
 
 
+def test_a_403_of_the_credential_s_own_scope_says_so(fake, capsys):
+    fake.forbidden[("GET", r"/cloud/project/[^/]+/kube")] = {
+        "class": "Client::Forbidden", "message": "User not granted for this request",
+        "details": {"unauthorizedActionsByAuthentication": "publicCloudProject:apiovh:kube/get",
+                    "unauthorizedActionsByIAM": ""}}
+    code, _, err = setup(capsys)
+    assert code == 1
+    assert "the API key's own scope does not allow the action: publicCloudProject:apiovh:kube/get" in err
+
+
 @pytest.mark.parametrize("error_code, advice", [
     ("NOT_GRANTED_CALL", "request a new consumer key whose rules include GET /cloud/project/*/kube"),
     ("INVALID_CREDENTIAL", "the consumer key is not valid"),
@@ -640,7 +659,8 @@ def test_check_says_which_step_is_broken(fake, legacy, capsys, monkeypatch, tail
 
     fake.documents_last_hour = 0
     code, out, _ = setup(capsys, *args)
-    assert code == 0 and re.search(r"^warn    history: .* holds 0 documents for the last hour while the tail", out, re.M)
+    assert code == 0
+    assert re.search(r"^warn    history: .* holds 0 documents for the last hour while the tail", out, re.M)
     fake.documents_last_hour = 12
 
     monkeypatch.setenv("MY_LDP_PASSWORD", "wrong-password")

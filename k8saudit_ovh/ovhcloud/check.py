@@ -9,9 +9,10 @@ from typing import Callable
 from ..redaction import redact
 from . import alias as aliases, cluster, credentials, stream as streams
 from .errors import SetupError
+from .choose import Choice
 from .history_probe import documents_last_hour
 from .run import Run
-from .service import find_service
+from .service import Service, find_service
 
 EXIT_OK, EXIT_FAILURE = 0, 1
 TailCheck = Callable[[argparse.Namespace], int]  # the `check` command, on the stream's tail URL
@@ -66,7 +67,7 @@ def check(run: Run, args: argparse.Namespace, tail_check: TailCheck) -> int:
     return _history(run, args, service, stream_id, title, kube)
 
 
-def _history(run: Run, args: argparse.Namespace, service, stream_id: str, title: str, kube) -> int:
+def _history(run: Run, args: argparse.Namespace, service: Service, stream_id: str, title: str, kube: Choice) -> int:
     alias = aliases.ensure_alias(run, service, args.alias, stream_id, kube, create=False)
     if alias is None:
         return _broken("history", f"no OpenSearch alias with stream {title} attached: run setup")

@@ -18,7 +18,7 @@ from .api_calls import Call
 # consumer key was requested (POST /auth/credential).
 API_KEY_ERRORS = {
     "NOT_GRANTED_CALL": "the access rules of the consumer key do not allow this call: request a new consumer key "
-                        "whose rules include {rule} (or /* for every call of this API)",
+                        "whose rules include {rule} (a rule such as {method} /* covers every {method})",
     "INVALID_CREDENTIAL": "the consumer key is not valid (expired, revoked, or never validated at its validationUrl): "
                           "request a new one and validate it",
     "NOT_CREDENTIAL": "the consumer key does not exist: check OVH_CONSUMER_KEY (or consumer_key in ovh.conf)",
@@ -40,8 +40,9 @@ def explain(call: Call, body: dict) -> str:
     """The text after `METHOD path: 403 forbidden (message)`."""
     code = str(body.get("errorCode") or "")
     if code in API_KEY_ERRORS:
-        rule = call.method + " " + re.sub(r"\{\w+\}", "*", call.template)
-        return f"the API key, not an IAM policy ({code}): {API_KEY_ERRORS[code].format(rule=rule)}"
+        advice = API_KEY_ERRORS[code].format(rule=f"{call.method} {re.sub(r'[{][^}]+[}]', '*', call.template)}",
+                                             method=call.method)
+        return f"the API key, not an IAM policy ({code}): {advice}"
     details = body.get("details") if isinstance(body.get("details"), dict) else {}
     by_credential = _actions(details.get("unauthorizedActionsByAuthentication"))
     if by_credential:
