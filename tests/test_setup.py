@@ -196,6 +196,11 @@ def test_first_run_creates_each_object_and_a_second_run_writes_nothing(fake, kin
     assert history == kind.history(fake, f"{fake.search_address()}/{alias}")
     assert search_status(json.loads(expand_env(json.dumps(history), secret_env(kind)))) == 200
     made = {call_of(method, path) for method, path, _ in fake.calls}  # every request is a listed call
+    out_dir = Path("k8saudit-ovh-setup")
+    mtimes = {p.name: p.stat().st_mtime_ns for p in out_dir.iterdir()}
+    for p in out_dir.iterdir():  # a rewrite would show even within the file system's time granularity
+        os.utime(p, ns=(mtimes[p.name] - 10**9, mtimes[p.name] - 10**9))
+    mtimes = {p.name: p.stat().st_mtime_ns for p in out_dir.iterdir()}
 
     fake.calls.clear()
     code, out, err = setup(capsys, *kind.args)
@@ -203,8 +208,8 @@ def test_first_run_creates_each_object_and_a_second_run_writes_nothing(fake, kin
     assert fake.writes == [] and fake.calls, "the second run reads and writes nothing"
     made |= {call_of(method, path) for method, path, _ in fake.calls}
     assert made == set(api_calls.CALLS) - {api_calls.EDIT_STREAM}  # the README lists no call it never makes
-    assert "created: nothing (everything existed)" in out
-    assert written() == files
+    assert "created: nothing (everything existed)" in out and "wrote: nothing" in out
+    assert written() == files and all(p.stat().st_mtime_ns == mtimes[p.name] for p in out_dir.iterdir())
 
 
 def test_secrets_are_only_in_the_secret_file(fake, kind, capsys):

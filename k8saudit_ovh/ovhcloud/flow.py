@@ -63,7 +63,10 @@ def setup(run: Run, args: argparse.Namespace, falco: Falco) -> None:
     except OSError as exc:
         raise SetupError(f"writing into {out}: {exc}") from None
     print("created: " + ("; ".join(run.created) if run.created else "nothing (everything existed)"))
-    print(f"wrote: {', '.join(map(str, written))} (the tail token and the history's secret are only in "
-          f"{outputs.SECRET}, mode 0600)")
+    if written:
+        print(f"wrote: {', '.join(map(str, written))} (the tail token and the history's secret are only in "
+              f"{outputs.SECRET}, mode 0600)")
+    else:
+        print(f"wrote: nothing ({', '.join(str(out / n) for n in names)} were up to date)")
     print(f"next: kubectl apply -f {out / outputs.SECRET}; helm install falco falcosecurity/falco -n "
           f"{args.namespace} -f {out / outputs.HELM_VALUES}")

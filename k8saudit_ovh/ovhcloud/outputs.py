@@ -57,12 +57,15 @@ def secret_manifest(about: str, namespace: str, url: str, secret: SecretItem) ->
 
 
 def write(directory: Path, files: dict[str, str]) -> list[Path]:
-    """Writes each file (the Secret with mode 0600, from its creation on)."""
+    """Writes each file that differs from `files` (the Secret with mode 0600, from its creation
+    on); the ones written."""
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     for name, text in files.items():
         path = directory / name
         mode = 0o600 if name == SECRET else 0o644
+        if _holds(path, text, mode):
+            continue
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             os.fchmod(out.fileno(), mode)  # an existing file keeps its mode otherwise
@@ -70,3 +73,10 @@ def write(directory: Path, files: dict[str, str]) -> list[Path]:
         written.append(path)
     return written
 
+
+
+def _holds(path: Path, text: str, mode: int) -> bool:
+    try:
+        return (path.stat().st_mode & 0o777) == mode and path.read_text(encoding="utf-8") == text
+    except (OSError, UnicodeDecodeError):
+        return False
