@@ -65,7 +65,7 @@ def test_a_written_checkpoint_parses_back():
     (body(identity=-1), "identity"),
     (body(identity=False), "identity"),
     (body().replace(str(GOOD.time_ns).encode(), b"1" + b"0" * 400), "timeNs"),  # 10**400
-    (body().replace(str(GOOD.identity).encode(), b"1e400"), "identity"),  # a float: inf
+    (body().replace(f'"identity": {GOOD.identity}'.encode(), b'"identity": 1e400'), "identity"),  # a float: inf
     (body(timeNs=NOW_NS + (ck.FUTURE_SKEW_S + 60) * 10**9), "ahead of this machine's clock"),
 ])
 def test_anything_but_a_checkpoint_of_this_stream_is_refused_with_a_reason(data, words):

@@ -56,3 +56,12 @@ def test_wheel_install_provides_the_json_plugin(venv, tmp_path):
     library = Path(out.stdout.strip()).parent / "libk8saudit-ovh-json.so"  # next to the main plugin
     assert library.is_file()
     assert plugin_info(compile_json_host(tmp_path), library)["name"] == "json"
+
+
+def test_wheel_install_carries_the_setup_subsystem(venv, tmp_path):
+    """`setup` runs from the wheel: the ovhcloud package, and the base of the Helm values it
+    writes (a symlink to deploy/helm/values.yaml in the tree, a file in the wheel)."""
+    code = ("import sys, importlib.resources as r, k8saudit_ovh.cli.setup; "
+            "sys.stdout.write(r.files('k8saudit_ovh.ovhcloud').joinpath('chart_values.yaml').read_text())")
+    out = subprocess.run([str(venv), "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path)
+    assert out.stdout == (ROOT / "deploy" / "helm" / "values.yaml").read_text()

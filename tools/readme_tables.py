@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _load(name):
-    """k8saudit_ovh/<name>.py (name may hold a subpackage: cli/api_calls), stdlib only."""
+    """k8saudit_ovh/<name>.py (name may hold a subpackage: ovhcloud/api_calls), stdlib only."""
     spec = importlib.util.spec_from_file_location(f"_readme_{name.replace('/', '_')}",
                                                   ROOT / "k8saudit_ovh" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
@@ -24,7 +24,7 @@ def _load(name):
 def tables() -> dict[str, str]:
     return {"config-table": _load("config").markdown_table(), "field-table": _load("fields").markdown_table(),
             "compat-table": _load("cli/falco_compat").markdown_table(),
-            "setup-calls-table": _load("cli/api_calls").markdown_table()}
+            "setup-calls-table": _load("ovhcloud/api_calls").markdown_table()}
 
 
 def render(readme: str) -> str:

@@ -1,5 +1,5 @@
 """Picking one object by name or id: the only match, an interactive pick on a terminal, or an
-error that lists the choices."""
+error that lists the choices; and asking before changing what the user already has."""
 from __future__ import annotations
 
 import sys
@@ -50,3 +50,15 @@ def _ask(kind: str, found: list[Choice]) -> Choice:
             raise SetupError(f"no {kind} chosen")
         if answer.strip().isdigit() and 1 <= int(answer) <= len(found):
             return found[int(answer) - 1]
+
+
+def confirm(change: str, assume_yes: bool) -> None:
+    """Goes on when `change` is accepted: --yes, or `y` on a terminal; SetupError otherwise
+    (saying what would change)."""
+    if assume_yes:
+        return
+    if not interactive():
+        raise SetupError(f"{change}; not done: this is not a terminal to ask on (pass --yes to accept)")
+    print(f"{change}. Go on? [y/N] ", end="", file=sys.stderr, flush=True)
+    if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+        raise SetupError(f"{change}; not done: not accepted")

@@ -11,6 +11,7 @@ from urllib.parse import quote, urlencode
 from ..redaction import redact, register_secret
 from .api_calls import Call
 from .errors import SetupError
+from .forbidden import explain
 
 # The id of an object a dry run would create: calls on it are listed, not sent.
 PLANNED = "<new>"
@@ -18,6 +19,7 @@ PLANNED = "<new>"
 # retries these too): the write is sent again, for at most BUSY_RETRY_S.
 BUSY_CLASS = "Client::Forbidden::Busy"
 BUSY_RETRY_S, BUSY_DELAY_S = 120.0, 2.0
+TIMEOUT_S = (10.0, 60.0)  # python-ovh's (connect, read) timeouts of each call (its default: 180 s)
 CREDENTIALS_HELP = ("OVHcloud API credentials come from ovh.conf (./ovh.conf, ~/.ovh.conf, /etc/ovh.conf) or "
                     "the environment: OVH_ENDPOINT (e.g. ovh-eu) with OVH_APPLICATION_KEY, "
                     "OVH_APPLICATION_SECRET and OVH_CONSUMER_KEY, or OVH_CLIENT_ID and OVH_CLIENT_SECRET")
@@ -28,16 +30,15 @@ def _shown(path: str) -> str:
 
 
 class ApiError(SetupError):
-    def __init__(self, call: Call, path: str, status: int | None, message: str, error_class: str = ""):
-        self.call, self.path, self.status, self.busy = call, path, status, error_class == BUSY_CLASS
+    def __init__(self, call: Call, path: str, status: int | None, message: str, body: dict | None = None):
+        body = body or {}
+        self.call, self.path, self.status = call, path, status
+        self.busy = body.get("class") == BUSY_CLASS
         where = f"{call.method} {path}"
         if status is None:
-            text = f"{where}: the OVHcloud API could not be reached ({message})"
+            text = f"{where}: no answer from the OVHcloud API ({message})"
         elif status == 403 and not self.busy:
-            text = (f"{where}: 403 forbidden ({message}). Missing IAM action"
-                    f"{'s' if len(call.actions) > 1 else ''}: {', '.join(call.actions)}")
-            if call.forbidden_hint:
-                text += f"; {call.forbidden_hint}"
+            text = f"{where}: 403 forbidden ({message}): {explain(call, body)}"
         else:
             text = f"{where}: HTTP {status} ({message})"
         super().__init__(redact(text))
@@ -47,7 +48,7 @@ def make_client():
     """python-ovh's client from ovh.conf / OVH_* variables; its secrets are masked everywhere."""
     import ovh
     try:
-        client = ovh.Client()
+        client = ovh.Client(timeout=TIMEOUT_S)
     except ovh.exceptions.APIError as exc:
         raise SetupError(f"{redact(str(exc))}. {CREDENTIALS_HELP}") from None
     for secret in (getattr(client, name, None) for name in ("_application_secret", "_consumer_key", "_client_secret")):
@@ -92,14 +93,16 @@ class Api:
         try:
             return self.client.call(call.method, path, body)
         except ovh.exceptions.APIError as exc:
+            # python-ovh keeps the answer: its status and JSON body (class, errorCode, details)
             response = getattr(exc, "response", None)
             status = response.status_code if response is not None else None
             message = ": ".join(str(a) for a in exc.args) or type(exc).__name__
-            raise ApiError(call, path, status, message, _error_class(response)) from None
+            raise ApiError(call, path, status, message, _body(response)) from None
 
 
-def _error_class(response) -> str:
+def _body(response) -> dict:
     try:
-        return str(response.json().get("class", ""))
+        body = response.json()
     except (AttributeError, ValueError):
-        return ""
+        return {}
+    return body if isinstance(body, dict) else {}
