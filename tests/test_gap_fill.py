@@ -199,3 +199,22 @@ def test_state_dir_without_history_says_so(host, plugin, server, tmp_path):
                    max_events=10, time_limit=60)
     assert len(run.events) == 10 and "no stream has history" in run.stderr
     assert not list(tmp_path.iterdir())
+
+
+def test_odd_stored_documents_mid_gap_are_skipped_and_every_event_comes_once(host, plugin, server, history):
+    """Issue 19: documents history cannot deliver (a string `_source`, a 400-digit time, no
+    message, …) stored among a gap's events: the filler skips and counts them, and goes on."""
+    from opensearch_server import gelf_document
+    from test_history_documents import ODD_SOURCES
+    odd = [source for reason, source in ODD_SOURCES if reason != "too_large"]
+    events = feed(3 * 250 + 100, int(time.time() * 1000))
+    for n, event in enumerate(events):
+        history.add(gelf_document(event, _ms(event)), _ms(event))
+        if n % 5 == 2:
+            history.add(odd[n % len(odd)], _ms(event))
+    ldp, run = run_feed(host, plugin, server, history, events, Behavior(close_after=150, resume_skip=100, rate=5000),
+                        max_events=len(events))
+    assert keys(run) == [(e["auditID"], e["stage"]) for e in events]
+    m = run.metrics
+    assert m["gaps_seen"] == m["gaps_filled"] == 3 and m["gaps_not_filled"] == 0 and m["thread_errors"] == 0
+    assert m["history_documents_skipped"] > 0
