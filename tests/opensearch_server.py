@@ -20,7 +20,7 @@ import json
 import os
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -79,7 +79,51 @@ class _Stored:
     added: int = 0  # insertion order
 
 
-class OpenSearchServer:
+class _LoopbackHTTPServer:
+    """A threaded HTTP server on loopback whose POSTs (and GETs) go to `_answer`; a context
+    manager. Subclasses set `_thread_name` and `self._server = None` in __init__."""
+
+    _thread_name = "test-http-server"
+    _server: ThreadingHTTPServer | None
+
+    def _answer(self, handler: BaseHTTPRequestHandler) -> None:
+        raise NotImplementedError
+
+    def start(self):
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                owner._answer(self)
+
+            do_GET = do_POST
+
+        self._server = ThreadingHTTPServer((HOST, 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, name=self._thread_name, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class OpenSearchServer(_LoopbackHTTPServer):
+    _thread_name = "opensearch-test-server"
+
     def __init__(self, alias: str = "audit-alias", user: str = "ldp-user", password: str = "hist-p4ssw0rd"):
         self.alias, self.user, self.password = alias, user, password
         self.misbehavior = Misbehavior()
@@ -122,36 +166,6 @@ class OpenSearchServer:
     def port(self) -> int:
         return self._server.server_address[1]
 
-    def start(self) -> "OpenSearchServer":
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                server._answer(self)
-
-            do_GET = do_POST
-
-        self._server = ThreadingHTTPServer((HOST, 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, name="opensearch-test-server", daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
 
     def _answer(self, handler: BaseHTTPRequestHandler) -> None:
         length = int(handler.headers.get("Content-Length") or 0)
@@ -362,12 +376,13 @@ class WireServer(OpenSearchServer):
             handler.wfile.write(chunk)
 
 
-class TokenServer:
+class TokenServer(_LoopbackHTTPServer):
     """A loopback OAuth2 token endpoint (client credentials, client authenticated with HTTP
     Basic, as OVHcloud's): each token lives `expires_in` seconds (None: the answer gives no
     lifetime), or until revoke(). `valid(token)` is what the history server asks."""
 
     path = "/auth/oauth2/token"
+    _thread_name = "token-test-server"
 
     def __init__(self, client_id: str = "sa-client-id", client_secret: str = "sa-Cl1ent-s3cret",
                  expires_in: int | None = 1):
@@ -395,34 +410,6 @@ class TokenServer:
         with self._lock:
             self._revoked = len(self.issued)
 
-    def start(self) -> "TokenServer":
-        tokens = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                tokens._answer(self)
-
-        self._server = ThreadingHTTPServer((HOST, 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, name="token-test-server", daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
 
     def _answer(self, handler: BaseHTTPRequestHandler) -> None:
         from urllib.parse import parse_qsl

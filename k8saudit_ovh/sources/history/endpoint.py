@@ -72,18 +72,8 @@ class HistoryEndpoint:
 
     def token_parts(self):
         """The parts of token_url: https, or http on loopback (tests)."""
-        try:
-            parts = urlsplit(self.token_url)
-            _ = parts.port
-        except ValueError:
-            raise ValueError(f"history tokenUrl {redact(self.token_url)!r} is malformed") from None
-        if parts.scheme not in ("https", "http") or not parts.hostname or parts.username or parts.password:
-            raise ValueError(f"history tokenUrl {redact(self.token_url)!r} must be "
-                             "https://<host>/<path>, e.g. https://www.ovh.com/auth/oauth2/token")
-        if parts.scheme == "http" and not is_loopback(parts.hostname):
-            raise ValueError(f"history tokenUrl {redact(self.token_url)!r}: http:// is only allowed on loopback; "
-                             "use https://")
-        return parts
+        return _web_url("tokenUrl", self.token_url, "https://<host>/<path>, e.g. https://www.ovh.com/auth/oauth2/token",
+                        userinfo=False)
 
     def __repr__(self) -> str:
         return f"HistoryEndpoint({self.display!r})"
@@ -93,15 +83,7 @@ class HistoryEndpoint:
         return redact(self.url)
 
     def _parts(self):
-        try:
-            parts = urlsplit(self.url)
-            _ = parts.port
-        except ValueError:
-            raise ValueError(f"history url {redact(self.url)!r} is malformed") from None
-        if parts.scheme not in ("https", "http") or not parts.hostname:
-            raise ValueError(f"history url {redact(self.url)!r} must be https://<cluster>.logs.ovh.com:9200/<alias>")
-        if parts.scheme == "http" and not is_loopback(parts.hostname):
-            raise ValueError(f"history url {redact(self.url)!r}: http:// is only allowed on loopback; use https://")
+        parts = _web_url("url", self.url, "https://<cluster>.logs.ovh.com:9200/<alias>", userinfo=True)
         if not parts.path.strip("/"):
             raise ValueError(f"history url {redact(self.url)!r} names no alias: https://host:9200/<alias>")
         return parts
@@ -109,6 +91,22 @@ class HistoryEndpoint:
     @property
     def alias(self) -> str:
         return unquote(self._parts().path.strip("/").removesuffix("/_search"))
+
+
+def _web_url(key: str, value: str, form: str, userinfo: bool):
+    """The parts of a history URL: https, or http on loopback (tests); ValueError naming the
+    key (the value redacted) otherwise."""
+    try:
+        parts = urlsplit(value)
+        _ = parts.port
+    except ValueError:
+        raise ValueError(f"history {key} {redact(value)!r} is malformed") from None
+    if parts.scheme not in ("https", "http") or not parts.hostname or (
+            not userinfo and (parts.username or parts.password)):
+        raise ValueError(f"history {key} {redact(value)!r} must be {form}")
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise ValueError(f"history {key} {redact(value)!r}: http:// is only allowed on loopback; use https://")
+    return parts
 
 
 def is_token_text(text: str) -> bool:
