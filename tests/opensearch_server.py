@@ -89,6 +89,16 @@ class _LoopbackHTTPServer:
     def _answer(self, handler: BaseHTTPRequestHandler) -> None:
         raise NotImplementedError
 
+    def _send(self, handler, status: int, answer: dict) -> None:
+        """A JSON answer; its status is kept in `self.statuses`."""
+        self.statuses.append(status)
+        data = json.dumps(answer).encode()
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        handler.wfile.write(data)
+
     def start(self):
         owner = self
 
@@ -195,14 +205,6 @@ class OpenSearchServer(_LoopbackHTTPServer):
     def _authorized(self, authorization: str) -> bool:
         return authorization == "Basic " + base64.b64encode(f"{self.user}:{self.password}".encode()).decode()
 
-    def _send(self, handler, status: int, answer: dict) -> None:
-        self.statuses.append(status)
-        data = json.dumps(answer).encode()
-        handler.send_response(status)
-        handler.send_header("Content-Type", "application/json")
-        handler.send_header("Content-Length", str(len(data)))
-        handler.end_headers()
-        handler.wfile.write(data)
 
     def _search(self, body: dict) -> list:
         (field_name, bounds), = body.get("query", {}).get("range", {"timestamp": {}}).items()
@@ -428,11 +430,3 @@ class TokenServer(_LoopbackHTTPServer):
             answer["expires_in"] = self.expires_in
         self._send(handler, 200, answer)
 
-    def _send(self, handler, status: int, answer: dict) -> None:
-        self.statuses.append(status)
-        data = json.dumps(answer).encode()
-        handler.send_response(status)
-        handler.send_header("Content-Type", "application/json")
-        handler.send_header("Content-Length", str(len(data)))
-        handler.end_headers()
-        handler.wfile.write(data)
