@@ -1,7 +1,7 @@
 """Builds the plugin with ASan + UBSan (K8A_SANITIZE=1) in a copy of the tree, then runs tests
 on that build, so that the checkout's own build (pip install -e) stays as it is.
 
-    python fuzz/sanitize.py                  the replay, stream and fuzz-regression tests
+    python fuzz/sanitize.py                  the replay, stream, gap-fill and fuzz-regression tests
     python fuzz/sanitize.py tests [ARGS...]  any pytest arguments (here: the whole suite)
 
 The copy is build/sanitize/k8saudit-ovh (kept between runs: only what changed is rebuilt),
@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BASE = ROOT / "build" / "sanitize"
 COPY = BASE / "k8saudit-ovh"
 DEFAULT_TESTS = ["tests/test_replay_golden.py", "tests/test_replay_behaviour.py", "tests/test_streams.py",
-                 "tests/test_fuzz_replay.py", "tests/test_fuzz_regressions.py"]
+                 "tests/test_gap_fill.py", "tests/test_fuzz_replay.py", "tests/test_fuzz_regressions.py"]
 
 
 def native_build():
