@@ -108,6 +108,21 @@ def test_falco_config_starts_the_plugin(host, plugin, init_schema, capsys, falco
     start_plugin(host, plugin, init_schema, config, falco)
 
 
+def test_falco_config_history_example_is_a_valid_init_config(init_schema, capsys):
+    """The commented history example falco-config prints, uncommented, passes the init schema
+    and plugin_init's validation (the three ways to authenticate named beside it)."""
+    from k8saudit_ovh import config as plugin_config
+    text = falco_config_output(SUPPORTED[-1].minor, capsys)
+    lines = text.splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("    # init_config: {history:"))
+    example = " ".join(line.strip().removeprefix("# ") for line in lines[first:first + 2])
+    init_config = yaml.safe_load(example)["init_config"]
+    jsonschema.Draft4Validator(init_schema).validate(init_config)
+    settings = plugin_config.parse(json.dumps(init_config))
+    assert settings["history"][None]["clientId"] == "<id>"
+    assert all(way in text for way in ("user + password", "token (IAM Bearer)", "clientId +"))
+
+
 @pytest.mark.parametrize("falco", SUPPORTED, ids=lambda f: f.minor)
 def test_falco_config_uses_the_keys_of_its_version(capsys, falco):
     text = falco_config_output(falco.minor, capsys)

@@ -55,7 +55,13 @@ def render(falco: Falco, library_path: str, url: str | None, init_config: dict |
     if init_config:
         lines.append(f"    init_config: {json.dumps(init_config)}")  # JSON is a YAML flow mapping
     else:
-        lines.append("    # init_config: all defaults; to change one, a mapping such as {maxEventSize: 1048576}.")
+        lines += ["    # init_config: all defaults; to change one, a mapping such as {maxEventSize: 1048576}.",
+                  "    # Gap-free history (README, No gaps; `k8saudit-ovh setup` writes it) takes the alias'",
+                  "    # URL and one way to authenticate: user + password (LDP credentials; on an IAM-enabled",
+                  "    # service user pat_jwt_<x> and an IAM token), token (IAM Bearer), or clientId +",
+                  "    # clientSecret (IAM service account, its token renewed by the plugin), e.g.",
+                  "    # init_config: {history: {url: \"https://<ldp-cluster>.logs.ovh.com:9200/<alias>\",",
+                  "    #   clientId: \"<id>\", clientSecret: \"${LDP_IAM_CLIENT_SECRET}\"}}"]
     if url:
         lines += ["    # The LDP WebSocket tail URL (see `k8saudit-ovh check`); it holds the token: keep",
                   "    # this file readable by root only.",
