@@ -15,6 +15,7 @@ ovh.client.OAUTH2_TOKEN_URLS[name] = fake.token_url for service accounts.
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import itertools
 import json
@@ -395,7 +396,10 @@ class FakeOvhApi:
 
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length).decode() if length else ""
+                raw = self.rfile.read(length) if length else b""
+                if self.headers.get("Content-Encoding") == "gzip":  # as OpenSearch takes it (the plugin's history)
+                    raw = gzip.decompress(raw)
+                raw = raw.decode()
                 url = urlsplit(self.path)
                 if url.path.endswith("/_search"):
                     with fake.lock:

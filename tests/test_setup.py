@@ -617,6 +617,12 @@ def test_generated_configs_start_the_plugin(fake, kind, capsys, host, plugin, in
         assert params == fake.tail_address
         run = run_host(host, plugin, params, ["ka.verb"], config=init, max_events=SAMPLE_EVENTS, timeout=120)
         assert run.returncode == 0 and run.end["events"] == SAMPLE_EVENTS, (name, run.end, run.stderr[-2000:])
+        # The plugin's own history client authenticates with what setup wrote (Basic, Bearer, or
+        # a service account's token): a window of the alias is read to its end.
+        window = run_host(host, plugin, "history:2026-12-01T00:00:00Z..2026-12-01T01:00:00Z", ["ka.verb"],
+                          config=init, timeout=120)
+        assert window.end["end"] == "eof", (name, window.end.get("error"), window.stderr[-2000:])
+        assert kind.secret not in window.stderr
 
 
 # ---- --check ------------------------------------------------------------------------------
