@@ -39,7 +39,7 @@ public:
             head += to_end;
         }
         write_header(at, uint32_t(payload.size()), ts, id);
-        memcpy(&buf_[at + kHeader], payload.data(), payload.size());
+        if (!payload.empty()) memcpy(&buf_[at + kHeader], payload.data(), payload.size());  // a marker has no data
         head_.store(head + need, std::memory_order_release);
         return true;
     }
