@@ -60,12 +60,15 @@ def endpoint_from_config(values: dict, settings: dict) -> HistoryEndpoint:
 
 
 class _Worker:
-    """One daemon thread that runs `_run` until `stop()` (which sets `_stop`)."""
+    """One daemon thread that runs `_run` until `stop()` (which sets `_stop`), reading
+    history with `_client` for `_sink`."""
 
     _thread_kind: str  # the thread's name: "<kind> <label>"
     label: str
     _stop: threading.Event
     _thread: "threading.Thread | None"
+    _client: HistoryClient
+    _sink: object
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name=f"{self._thread_kind} {self.label}", daemon=True)
@@ -76,6 +79,16 @@ class _Worker:
         if self._thread is not None:
             self._thread.join(timeout)
         return self._thread is None or not self._thread.is_alive()
+
+    # Requests, errors and watchdog faults of `_client` already reported to `_sink`.
+    _counted = (0, 0, 0)
+
+    def _report_requests(self) -> None:
+        requests, errors, faults = self._client.requests, self._client.errors, self._client.thread_errors
+        self._sink.count_history(requests - self._counted[0], errors - self._counted[1])
+        for _ in range(faults - self._counted[2]):  # the request watchdog's own failures
+            self._sink.count_thread_error()
+        self._counted = (requests, errors, faults)
 
 
 class GapFiller(_Worker):
@@ -102,7 +115,6 @@ class GapFiller(_Worker):
         self._client = HistoryClient(endpoint, self._stop)
         self._gaps: queue.Queue[Gap] = queue.Queue()
         self._thread: threading.Thread | None = None
-        self._counted = (0, 0, 0)  # requests, errors and watchdog faults already reported to the sink
 
     def __repr__(self) -> str:
         return f"<GapFiller {self.label} {self.endpoint.display}>"
@@ -219,12 +231,6 @@ class GapFiller(_Worker):
             log.error("stream %s: gap-filler cannot end gaps %d-%d: %s", self.label, first.number, last.number,
                       redact(repr(again)))
 
-    def _report_requests(self) -> None:
-        requests, errors, faults = self._client.requests, self._client.errors, self._client.thread_errors
-        self._sink.count_history(requests - self._counted[0], errors - self._counted[1])
-        for _ in range(faults - self._counted[2]):  # the request watchdog's own failures
-            self._sink.count_thread_error()
-        self._counted = (requests, errors, faults)
 
 
 class HistoryReplay(_Worker):
@@ -241,7 +247,6 @@ class HistoryReplay(_Worker):
         self._stop = threading.Event()
         self._client = HistoryClient(endpoint, self._stop)
         self._thread: threading.Thread | None = None
-        self.documents = 0
 
     def _run(self) -> None:
         start_ms, end_ms = self._window
@@ -252,7 +257,7 @@ class HistoryReplay(_Worker):
                     return  # closing
             if self._stop.is_set():
                 return
-            self._sink.count_history(self._client.requests, self._client.errors)
+            self._report_requests()
             self._sink.count_skipped(cursor.skipped)
             self._sink.end_fill()
             self._sink.finish()
@@ -264,7 +269,7 @@ class HistoryReplay(_Worker):
                                 f"{format_ms(start_ms)}..{format_ms(end_ms)}: {reason}")
             if not isinstance(exc, HistoryError):
                 self._sink.count_thread_error()
-            self._sink.count_history(self._client.requests, self._client.errors)
+            self._report_requests()
             self._sink.count_skipped(cursor.skipped)
         finally:
             self._client.close()
