@@ -25,7 +25,8 @@ class Key:
     rule: Callable[[str, dict], None] | None = None  # checks an object's keys together; raises ValueError
 
 
-# OAuth2 token endpoints of the OVHcloud regions, for IAM service accounts.
+# OAuth2 token endpoints of the OVHcloud regions (by python-ovh's endpoint name), for IAM
+# service accounts: the tokenUrl default, and what `setup` writes.
 TOKEN_URLS = {"ovh-eu": "https://www.ovh.com/auth/oauth2/token", "ovh-ca": "https://ca.ovh.com/auth/oauth2/token",
               "ovh-us": "https://us.ovhcloud.com/auth/oauth2/token"}
 # The ways a history endpoint authenticates: at most one is given.
@@ -212,7 +213,6 @@ def _check_fields(key: Key, where: str, value: Any) -> dict[str, Any]:
     if key.rule is not None:
         key.rule(where, values)
     return values
-
 
 
 def _check(key: Key, value: Any, where: str | None = None) -> Any:

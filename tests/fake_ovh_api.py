@@ -10,7 +10,7 @@ legacy services; on IAM services only `Bearer <token>` or Basic `pat_jwt_<x>:<to
 
 python-ovh only takes named endpoints: register one for the fake in the test
 (ovh.client.ENDPOINTS[name] = fake.endpoint) and point OVH_ENDPOINT at it; likewise
-ovh.client.OAUTH2_TOKEN_URLS[name] = fake.token_url for service accounts.
+k8saudit_ovh.config.TOKEN_URLS[name] = fake.token_url for service accounts.
 """
 from __future__ import annotations
 

@@ -21,6 +21,7 @@ import yaml
 
 from c_host import run_host
 from fake_ovh_api import APP_KEY, APP_SECRET, CONSUMER_KEY, STREAM_UPDATE_DEFAULTS, FakeOvhApi
+from k8saudit_ovh import config as plugin_config
 from k8saudit_ovh._version import VERSION
 from k8saudit_ovh.cli import falco_compat
 from k8saudit_ovh.cli.demo_server import demo_frames
@@ -51,7 +52,7 @@ KINDS = ("legacy", "iam-token", "iam-service-account")
 def fake(monkeypatch, tmp_path):
     with FakeOvhApi() as api:
         monkeypatch.setitem(ovh.client.ENDPOINTS, ENDPOINT, api.endpoint)
-        monkeypatch.setitem(ovh.client.OAUTH2_TOKEN_URLS, ENDPOINT, api.token_url)
+        monkeypatch.setitem(plugin_config.TOKEN_URLS, ENDPOINT, api.token_url)
         monkeypatch.setattr(ovh.config.config, "config", configparser.RawConfigParser())  # no ~/.ovh.conf
         for name in [n for n in os.environ if n.startswith(("OVH_", "LDP_", "MY_"))]:
             monkeypatch.delenv(name)

@@ -12,6 +12,7 @@ import getpass
 import os
 from dataclasses import dataclass
 
+from .. import config
 from ..redaction import register_secret
 from .api_calls import HISTORY_READ_ACTION
 from .choose import interactive
@@ -115,9 +116,10 @@ Credential = LdpPassword | IamToken | ServiceAccount
 
 
 def token_url() -> str | None:
-    """The OAuth2 token endpoint of the OVHcloud API endpoint in use (python-ovh's table)."""
+    """The OAuth2 token endpoint of the OVHcloud API endpoint in use (the plugin's table, the
+    one `tokenUrl` documents)."""
     import ovh
-    return ovh.client.OAUTH2_TOKEN_URLS.get(ovh.config.config.get("default", "endpoint") or "")
+    return config.TOKEN_URLS.get(ovh.config.config.get("default", "endpoint") or "")
 
 
 def resolve(service: Service, iam_token_env: str | None, service_account: str | None,
