@@ -15,7 +15,7 @@ import time
 import pytest
 
 from ldp_server import Behavior
-from opensearch_server import OpenSearchServer
+from opensearch_server import OpenSearchServer, WireServer
 from test_gap_fill import _ms, feed, history_config
 from test_streams import FAST, TOKEN, frame
 
@@ -106,22 +106,28 @@ def test_stale_history_does_not_hold_live_back(plugin, server, history, caplog):
     assert "within fillWaitS (20 s)" in caplog.text and "not filled from 20" in caplog.text
 
 
-def test_failing_history_does_not_hold_live_back(plugin, server, history, caplog):
-    """Every history request answers 500: each fill retries with backoff, then is reported;
-    live goes on meanwhile."""
+@pytest.mark.parametrize("failure", ["HTTP 500", "trickle"])
+def test_failing_history_does_not_hold_live_back(plugin, server, failure, caplog):
+    """Every history request answers 500, or trickles its answer a byte every 0.1 s (timeoutS
+    2 s cuts it): each fill retries with backoff, then is reported; live goes on meanwhile."""
     caplog.set_level(logging.INFO, logger="k8saudit_ovh")
     events = feed_events()
-    history.misbehavior.status, history.misbehavior.times = 500, -1
-    ldp = live_feed(server, events)
-    expected = sent_on_connections(events)
-    config = {**FAST, "history": history_config(history, maxRetries=3, holdBackS=0.5)}
-    run = collect(plugin, config, ldp.url(TOKEN),
-                  lambda r: len(r.keys) >= len(expected) and r.metrics.get("gaps_not_filled", 0) >= 1)
+    with WireServer() as history:
+        history.add_events(events, [_ms(e) for e in events])
+        if failure == "trickle":
+            history.wire, reason = "trickle_body", "no complete answer within timeoutS (2 s)"
+        else:
+            history.misbehavior.status, history.misbehavior.times, reason = 500, -1, "HTTP 500"
+        ldp = live_feed(server, events)
+        expected = sent_on_connections(events)
+        config = {**FAST, "history": history_config(history, maxRetries=3, timeoutS=2, holdBackS=0.5)}
+        run = collect(plugin, config, ldp.url(TOKEN),
+                      lambda r: len(r.keys) >= len(expected) and r.metrics.get("gaps_not_filled", 0) >= 1)
     assert run.keys == expected
     m = run.metrics
     assert m["gaps_not_filled"] >= 1 and m["gaps_filled"] == 0 and m["history_errors"] >= 4
     assert run.stall_s < 10, run.stall_s
-    assert "HTTP 500" in caplog.text and history.password not in caplog.text
+    assert reason in caplog.text and history.password not in caplog.text
 
 
 @pytest.mark.parametrize("slowness", ["lagging", "slow"])

@@ -65,7 +65,7 @@ cdef extern from "ldp_stream.hpp" namespace "k8a" nogil:
     cppclass GapCounters:
         atomic_u64 gaps_seen, gaps_filled, gaps_not_filled, events_recovered, duplicates_dropped
         atomic_u64 history_requests, history_errors, gap_fill_ms, gaps_late
-        atomic_u64 documents_skipped[8]
+        atomic_u64 documents_skipped[8]  # GapCounters::kDocumentSkipReasons (the plugin asserts the reasons fit)
     cppclass LdpStream:
         LdpStream(string cluster_name, size_t ring_bytes, size_t max_event_size, shared_ptr[Wakeup] wake) except +
         bool push_frame(const char* data, size_t len, bool binary)
